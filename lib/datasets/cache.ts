@@ -1,0 +1,144 @@
+/**
+ * A compact binary cache for decoded arrays, with a header that makes stale or corrupt
+ * files detectable, written atomically (temp file, then rename).
+ *
+ * Layout (little-endian):
+ * ```
+ * bytes 0..7    magic "MLCACHE1"
+ * bytes 8..11   u32 length L of the JSON header
+ * bytes 12..    L bytes of UTF-8 JSON: { format, key, dtype, length, checksum, meta }
+ * then          padding to a multiple of 4, then the array's bytes
+ * ```
+ * `key` identifies what the data was built from (e.g. the source archive's sha256 and the
+ * image size); `checksum` is FNV-1a of the data bytes, so truncation or bit rot is caught.
+ * @module
+ */
+import { dirname } from "node:path";
+
+const MAGIC = "MLCACHE1";
+/** Bumped whenever the layout or the meaning of cached data changes. */
+export const CACHE_FORMAT = 1;
+
+/** The element types a cache file can hold. */
+export type CacheDtype = "uint8" | "float32" | "int32";
+type CacheArray = Uint8Array | Float32Array | Int32Array;
+
+/** What {@linkcode readCache} returns for a valid file. */
+export interface CacheContents<M> {
+  data: CacheArray;
+  meta: M;
+}
+
+interface Header<M> {
+  format: number;
+  key: string;
+  dtype: CacheDtype;
+  length: number;
+  checksum: number;
+  meta: M;
+}
+
+/** FNV-1a (32-bit) over bytes: cheap, and catches truncation and flipped bits. */
+export function fnv1a(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) {
+    h ^= bytes[i];
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function dtypeOf(data: CacheArray): CacheDtype {
+  if (data instanceof Uint8Array) return "uint8";
+  if (data instanceof Float32Array) return "float32";
+  return "int32";
+}
+
+/**
+ * Writes `data` with `key` and `meta` to `path` atomically: the bytes go to a temporary
+ * file in the same folder that is renamed over `path` only when complete.
+ */
+export async function writeCache<M>(
+  path: string,
+  key: string,
+  data: CacheArray,
+  meta: M,
+): Promise<void> {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const header: Header<M> = {
+    format: CACHE_FORMAT,
+    key,
+    dtype: dtypeOf(data),
+    length: data.length,
+    checksum: fnv1a(bytes),
+    meta,
+  };
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const dataStart = Math.ceil((12 + json.length) / 4) * 4;
+  const out = new Uint8Array(dataStart + bytes.length);
+  out.set(new TextEncoder().encode(MAGIC), 0);
+  new DataView(out.buffer).setUint32(8, json.length, true);
+  out.set(json, 12);
+  out.set(bytes, dataStart);
+  await Deno.mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    await Deno.writeFile(tmp, out);
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Reads a cache file written by {@linkcode writeCache}. Returns `{ ok: false, reason }` when
+ * the file is missing, was built for another `key` (stale), or is corrupt (bad magic,
+ * truncated, checksum mismatch) — the caller then rebuilds it.
+ */
+export async function readCache<M>(
+  path: string,
+  key: string,
+): Promise<{ ok: true; value: CacheContents<M> } | { ok: false; reason: string }> {
+  let file: Uint8Array;
+  try {
+    file = await Deno.readFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return { ok: false, reason: "no cache file" };
+    throw err;
+  }
+  if (file.length < 12 || new TextDecoder().decode(file.subarray(0, 8)) !== MAGIC) {
+    return { ok: false, reason: "not a MetaLab cache file (bad magic)" };
+  }
+  const jsonLength = new DataView(file.buffer, file.byteOffset).getUint32(8, true);
+  if (12 + jsonLength > file.length) return { ok: false, reason: "truncated header" };
+  let header: Header<M>;
+  try {
+    header = JSON.parse(new TextDecoder().decode(file.subarray(12, 12 + jsonLength)));
+  } catch {
+    return { ok: false, reason: "unreadable header" };
+  }
+  if (header.format !== CACHE_FORMAT) {
+    return { ok: false, reason: `format ${header.format}, expected ${CACHE_FORMAT}` };
+  }
+  if (header.key !== key) return { ok: false, reason: "stale (built from a different source)" };
+  const dataStart = Math.ceil((12 + jsonLength) / 4) * 4;
+  const width = header.dtype === "uint8" ? 1 : 4;
+  const byteLength = header.length * width;
+  if (file.length !== dataStart + byteLength) {
+    return {
+      ok: false,
+      reason: `size ${file.length} bytes, expected ${dataStart + byteLength} (truncated?)`,
+    };
+  }
+  const bytes = file.subarray(dataStart);
+  if (fnv1a(bytes) !== header.checksum) return { ok: false, reason: "checksum mismatch" };
+  // Copy into a fresh, aligned buffer owned by the array.
+  const buffer = bytes.slice().buffer;
+  const data = header.dtype === "uint8"
+    ? new Uint8Array(buffer)
+    : header.dtype === "float32"
+    ? new Float32Array(buffer)
+    : new Int32Array(buffer);
+  return { ok: true, value: { data, meta: header.meta } };
+}
