@@ -26,6 +26,24 @@ export { SinusoidFamily } from "./sinusoid.ts";
 export type { SinusoidOptions, SinusoidParams } from "./sinusoid.ts";
 export { AreaResizer, decodeInkPng } from "./image.ts";
 export type { GrayImage } from "./image.ts";
+export {
+  ChecksumError,
+  downloadFile,
+  downloadOmniglot,
+  fileChecksum,
+  formatBytes,
+  formatProgress,
+  OfflineError,
+  OMNIGLOT_BASE_URL,
+  OMNIGLOT_CHECKSUMS,
+} from "./download.ts";
+export type {
+  Checksum,
+  DownloadOptions,
+  DownloadProgress,
+  DownloadResult,
+  OmniglotDownloadOptions,
+} from "./download.ts";
 export { CACHE_FORMAT, fnv1a, readCache, writeCache } from "./cache.ts";
 export type { CacheContents, CacheDtype } from "./cache.ts";
 export {
