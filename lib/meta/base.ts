@@ -1,0 +1,223 @@
+/**
+ * What every gradient-trained meta-learner shares: meta-parameters θ held as variables,
+ * the meta-objective, the outer optimiser, and one `metaStep` that computes the
+ * meta-gradient, stops on a non-finite loss, clips by global norm and applies the update.
+ * Algorithms override `taskTerms` (and, where the meta-gradient is not the exact gradient
+ * of the meta-loss, `metaGradients`).
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { MetaObjective, type MetaObjectiveConfig, NonFiniteLossError } from "./objective.ts";
+import type {
+  AdaptedModel,
+  AdaptOptions,
+  Episode,
+  LabelledSet,
+  MetaLearner,
+  MetaLossTerms,
+  StepStats,
+  TaskKind,
+} from "./types.ts";
+
+/** Per-task pieces of the meta-objective. */
+export interface TaskTerms {
+  /** Query loss L(φ_i; D'_i). */
+  loss: tf.Scalar;
+  /** ‖φ_i − θ‖² over the adapted parameters (absent when nothing is adapted). */
+  proximal?: tf.Scalar;
+  /** Query accuracy (classification). */
+  accuracy?: tf.Scalar;
+}
+
+/** The meta-gradient of one meta-batch with the objective's parts (all tensors). */
+export interface MetaGradient {
+  /** One gradient per meta-parameter. */
+  grads: tf.Tensor[];
+  /** J(θ). */
+  total: tf.Scalar;
+  /** The data term. */
+  data: tf.Scalar;
+  /** Mean query accuracy (classification). */
+  accuracy?: tf.Scalar;
+}
+
+/** An objective given either as an object or as plain options merged over a learner's defaults. */
+export type ObjectiveInput = MetaObjective | Partial<MetaObjectiveConfig>;
+
+/** Merges a learner's defaults with what the caller gave. */
+export function resolveObjective(
+  input: ObjectiveInput | undefined,
+  defaults: Partial<MetaObjectiveConfig> = {},
+): MetaObjective {
+  if (input instanceof MetaObjective) return input;
+  return new MetaObjective({ ...defaults, ...(input ?? {}) });
+}
+
+/** Sets an optimiser's learning rate in place (tfjs keeps it in different fields per class). */
+export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
+  const o = optimizer as unknown as {
+    setLearningRate?: (lr: number) => void;
+    learningRate: number;
+  };
+  if (typeof o.setLearningRate === "function") o.setLearningRate(lr);
+  else o.learningRate = lr;
+}
+
+/** Global L2 norm of a list of tensors. */
+export function globalNorm(tensors: tf.Tensor[]): tf.Scalar {
+  return tf.tidy(() => tf.sqrt(tf.addN(tensors.map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
+}
+
+/** Common machinery of the meta-learners; see the module docs. */
+export abstract class BaseMetaLearner implements MetaLearner {
+  /** Algorithm name. */
+  readonly name: string;
+  /** Classification or regression. */
+  readonly kind: TaskKind;
+  /** Meta-parameters θ. */
+  readonly params: tf.Variable[];
+  /** Readable names of the meta-parameters. */
+  readonly paramNames: string[];
+  /** The meta-objective (inspectable; see {@linkcode MetaObjective}). */
+  readonly objective: MetaObjective;
+  /** The outer optimiser. */
+  readonly optimizer: tf.Optimizer;
+  /** Meta-steps applied so far. */
+  stepsTaken = 0;
+
+  /** Takes ownership of `initial` (turned into variables and disposed). */
+  constructor(
+    name: string,
+    kind: TaskKind,
+    initial: tf.Tensor[],
+    paramNames: string[],
+    objective: MetaObjective,
+  ) {
+    if (initial.length !== paramNames.length) {
+      throw new Error(`${name}: ${initial.length} parameters but ${paramNames.length} names`);
+    }
+    this.name = name;
+    this.kind = kind;
+    this.params = initial.map((t) => {
+      const v = tf.variable(t, true);
+      t.dispose();
+      return v;
+    });
+    this.paramNames = paramNames;
+    this.objective = objective;
+    this.optimizer = objective.makeOptimizer();
+  }
+
+  /** The meta-parameters that the L2 term penalises (default: all of them). */
+  protected regularised(params: tf.Tensor[]): tf.Tensor[] {
+    return params;
+  }
+
+  /** Per-task query loss (and proximal distance, accuracy) for meta-parameters `params`. */
+  abstract taskTerms(params: tf.Tensor[], task: Episode): TaskTerms;
+
+  /** Adapts to one task (no meta-gradient recorded). */
+  abstract adapt(support: LabelledSet, options?: AdaptOptions): AdaptedModel;
+
+  /** All parts of J(θ) over a meta-batch, differentiable in `params`. */
+  metaLossTerms(params: tf.Tensor[], tasks: Episode[]): MetaLossTerms {
+    const terms = tasks.map((task) => this.taskTerms(params, task));
+    const proximal = terms.flatMap((t) => t.proximal ? [t.proximal] : []);
+    const accuracy = terms.flatMap((t) => t.accuracy ? [t.accuracy] : []);
+    return this.objective.combine(
+      this.regularised(params),
+      terms.map((t) => t.loss),
+      proximal,
+      accuracy,
+    );
+  }
+
+  /** J(θ) over a meta-batch for meta-parameters `params` (differentiable in `params`). */
+  metaLoss(params: tf.Tensor[], tasks: Episode[]): tf.Scalar {
+    return tf.tidy(() => this.metaLossTerms(params, tasks).total);
+  }
+
+  /**
+   * The meta-gradient ∇_θ J(θ). Default: the exact gradient of `metaLossTerms` (for MAML
+   * this differentiates through the inner loop: second order). Call inside `tf.tidy`.
+   */
+  metaGradients(tasks: Episode[]): MetaGradient {
+    let data: tf.Scalar | undefined;
+    let accuracy: tf.Scalar | undefined;
+    const f = (...params: tf.Tensor[]) => {
+      const terms = this.metaLossTerms(params, tasks);
+      data = tf.keep(terms.data);
+      if (terms.accuracy) accuracy = tf.keep(terms.accuracy);
+      return terms.total;
+    };
+    const { value, grads } = tf.valueAndGrads(f)(this.params);
+    return { grads, total: value as tf.Scalar, data: data!, accuracy };
+  }
+
+  /**
+   * One outer step on a meta-batch: meta-gradient, non-finite check (throws
+   * {@linkcode NonFiniteLossError} naming the step, before any update), clipping by global
+   * norm, optimiser update.
+   */
+  metaStep(tasks: Episode[]): StepStats {
+    const step = this.stepsTaken;
+    const out = tf.tidy(() => {
+      const g = this.metaGradients(tasks);
+      return { ...g, norm: globalNorm(g.grads) };
+    });
+    const loss = out.total.dataSync()[0];
+    const dataLoss = out.data.dataSync()[0];
+    const gradNorm = out.norm.dataSync()[0];
+    const accuracy = out.accuracy ? out.accuracy.dataSync()[0] : undefined;
+    const release = () =>
+      tf.dispose([out.grads, out.total, out.data, out.norm, out.accuracy ?? []]);
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      release();
+      throw Number.isFinite(loss)
+        ? new NonFiniteLossError(step, gradNorm, "meta-gradient norm")
+        : new NonFiniteLossError(step, loss);
+    }
+    const clip = this.objective.config.clipNorm;
+    const scale = clip !== undefined && gradNorm > clip ? clip / gradNorm : 1;
+    tf.tidy(() => {
+      this.optimizer.applyGradients(
+        this.params.map((v, i) => ({
+          name: v.name,
+          tensor: scale === 1 ? out.grads[i] : tf.mul(out.grads[i], scale),
+        })),
+      );
+    });
+    release();
+    this.stepsTaken++;
+    return { step, loss, dataLoss, accuracy, gradNorm };
+  }
+
+  /** Current meta-parameters as a name → tensor map (copies; caller disposes). */
+  snapshot(): Record<string, tf.Tensor> {
+    const out: Record<string, tf.Tensor> = {};
+    this.params.forEach((v, i) => out[this.paramNames[i]] = v.clone());
+    return out;
+  }
+
+  /** Overwrites the meta-parameters with `values` (same names and shapes). */
+  assign(values: Record<string, tf.Tensor>): void {
+    this.params.forEach((v, i) => {
+      const t = values[this.paramNames[i]];
+      if (!t) throw new Error(`${this.name}.assign: missing parameter "${this.paramNames[i]}"`);
+      if (t.shape.join(",") !== v.shape.join(",")) {
+        throw new Error(
+          `${this.name}.assign: "${
+            this.paramNames[i]
+          }" has shape [${t.shape}], expected [${v.shape}]`,
+        );
+      }
+      v.assign(t);
+    });
+  }
+
+  /** Frees the meta-parameters and optimiser state. */
+  dispose(): void {
+    this.optimizer.dispose();
+    tf.dispose(this.params);
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Task losses written from primitive ops only, so that they stay differentiable to any
+ * order (second-order MAML differentiates through their gradients; tfjs's built-in losses
+ * go through `customGrad`, whose gradients are not themselves differentiated reliably).
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { TaskKind } from "./types.ts";
+
+/** Mean softmax cross-entropy of `logits` `[n, ways]` against int32 `labels` `[n]`. */
+export function crossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const ways = logits.shape[logits.shape.length - 1];
+    const oneHot = tf.oneHot(tf.cast(labels, "int32").reshape([-1]), ways).reshape(logits.shape);
+    // log-softmax = z − max − log Σ exp(z − max); the max is only a shift for stability.
+    const shift = tf.max(logits, -1, true);
+    const z = tf.sub(logits, shift);
+    const logProbs = tf.sub(z, tf.log(tf.sum(tf.exp(z), -1, true)));
+    return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, logProbs), -1))) as tf.Scalar;
+  });
+}
+
+/** Mean squared error between predictions and targets of the same size. */
+export function meanSquaredError(predictions: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  return tf.tidy(() =>
+    tf.mean(tf.square(tf.sub(predictions, targets.reshape(predictions.shape)))) as tf.Scalar
+  );
+}
+
+/** Fraction of rows whose arg-max equals the label. */
+export function accuracy(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
+  return tf.tidy(() =>
+    tf.mean(
+      tf.cast(tf.equal(tf.argMax(logits, -1), tf.cast(labels, "int32").reshape([-1])), "float32"),
+    ) as tf.Scalar
+  );
+}
+
+/** The task loss for a kind: cross-entropy for classification, MSE for regression. */
+export function taskLoss(kind: TaskKind, output: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  return kind === "classification"
+    ? crossEntropy(output, targets)
+    : meanSquaredError(output, targets);
+}
+
+/** Squared L2 norm Σ_j ‖t_j‖² of a list of tensors. */
+export function squaredNorm(tensors: tf.Tensor[]): tf.Scalar {
+  return tf.tidy(() => {
+    if (tensors.length === 0) return tf.scalar(0);
+    return tf.addN(tensors.map((t) => tf.sum(tf.square(t)))) as tf.Scalar;
+  });
+}
+
+/** Squared L2 distance Σ_j ‖a_j − b_j‖² between two parameter lists of the same shapes. */
+export function squaredDistance(a: tf.Tensor[], b: tf.Tensor[]): tf.Scalar {
+  if (a.length !== b.length) {
+    throw new Error(`squaredDistance: lists differ in length (${a.length} vs ${b.length})`);
+  }
+  return tf.tidy(() => squaredNorm(a.map((t, i) => tf.sub(t, b[i]))));
+}

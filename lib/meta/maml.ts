@@ -1,0 +1,205 @@
+/**
+ * MAML (Finn, Abbeel & Levine 2017): learn an initialisation θ such that a few SGD steps on
+ * a task's support set give parameters φ_i that do well on its query set.
+ * The meta-gradient is exact (second order, through the inner loop's gradients) unless
+ * `firstOrder` is set (FOMAML: dφ/dθ ≈ I, so ∇_θ ≈ ∇_φ L(φ; D')).
+ * When the model has `applyBatched` and the tasks are regression tasks of equal shapes (the
+ * sinusoid case), all tasks of a meta-batch run as one batched computation.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Rng } from "../random/mod.ts";
+import {
+  BaseMetaLearner,
+  type MetaGradient,
+  type ObjectiveInput,
+  resolveObjective,
+  type TaskTerms,
+} from "./base.ts";
+import { innerLoop, parametricAdapted } from "./inner_loop.ts";
+import { accuracy, squaredDistance, taskLoss } from "./losses.ts";
+import type {
+  AdaptedModel,
+  AdaptOptions,
+  Episode,
+  FunctionalModel,
+  LabelledSet,
+  TaskKind,
+} from "./types.ts";
+
+/** The model's batched-over-tasks forward pass, when it has one (`lib/models`' MLP does). */
+function batchedApply(
+  model: FunctionalModel,
+): ((params: tf.Tensor[], x: tf.Tensor) => tf.Tensor) | undefined {
+  const m = model as FunctionalModel & {
+    applyBatched?: (p: tf.Tensor[], x: tf.Tensor) => tf.Tensor;
+  };
+  return m.applyBatched ? m.applyBatched.bind(m) : undefined;
+}
+
+/** Options of {@linkcode Maml}. */
+export interface MamlOptions {
+  /** Seeded generator for the initial parameters (anything with `seed()`, `next()`, `normal()`). */
+  rng: Rng;
+  /** Classification (default) or regression. */
+  kind?: TaskKind;
+  /** The meta-objective or its options (inner steps / rate, λ, optimiser, ...). */
+  objective?: ObjectiveInput;
+  /** First-order approximation (FOMAML). Default false: exact second-order meta-gradient. */
+  firstOrder?: boolean;
+  /** Batch norm in training mode (batch statistics) in every pass, as in Finn et al.'s code. Default true. */
+  training?: boolean;
+  /** Use `applyBatched` for regression meta-batches when the model has it. Default true. */
+  batched?: boolean;
+}
+
+/** MAML / FOMAML; also the base of ANIL (adapts only the head). */
+export class Maml extends BaseMetaLearner {
+  /** The functional model. */
+  readonly model: FunctionalModel;
+  /** First-order approximation in use. */
+  readonly firstOrder: boolean;
+  /** Index of the first parameter the inner loop adapts. */
+  readonly adaptFrom: number;
+  /** Batch-norm mode used in every pass. */
+  readonly training: boolean;
+  /** Whether batched regression is allowed. */
+  readonly batched: boolean;
+
+  /** Makes a MAML learner over `model`. */
+  constructor(model: FunctionalModel, options: MamlOptions, name?: string, adaptFrom = 0) {
+    const firstOrder = options.firstOrder ?? false;
+    super(
+      name ?? (firstOrder ? "fomaml" : "maml"),
+      options.kind ?? "classification",
+      model.init(options.rng),
+      model.paramSpecs.map((s) => s.name),
+      resolveObjective(options.objective),
+    );
+    this.model = model;
+    this.firstOrder = firstOrder;
+    this.adaptFrom = adaptFrom;
+    this.training = options.training ?? true;
+    this.batched = options.batched ?? true;
+  }
+
+  /** φ_i from θ on a support set (differentiable when an outer gradient is recorded). */
+  adaptParams(theta: tf.Tensor[], support: LabelledSet, steps?: number, lr?: number): tf.Tensor[] {
+    const c = this.objective.config;
+    return innerLoop(this.model, this.kind, theta, support, {
+      steps: steps ?? c.innerSteps,
+      lr: lr ?? c.innerLr,
+      adaptFrom: this.adaptFrom,
+      innerProximal: c.innerProximal,
+      training: this.training,
+    });
+  }
+
+  /** Query loss after adaptation, ‖φ − θ‖² and accuracy for one task. */
+  taskTerms(params: tf.Tensor[], task: Episode): TaskTerms {
+    const phi = this.adaptParams(params, task.support);
+    return this.queryTerms(params, phi, task);
+  }
+
+  /** Scores adapted parameters φ on the query set. */
+  protected queryTerms(theta: tf.Tensor[], phi: tf.Tensor[], task: Episode): TaskTerms {
+    const out = this.model.apply(phi, task.query.x, { training: this.training });
+    return {
+      loss: taskLoss(this.kind, out, task.query.y),
+      proximal: squaredDistance(phi.slice(this.adaptFrom), theta.slice(this.adaptFrom)),
+      accuracy: this.kind === "classification" ? accuracy(out, task.query.y) : undefined,
+    };
+  }
+
+  /** Meta-gradient: batched, first-order, or exact second-order (see module docs). */
+  override metaGradients(tasks: Episode[]): MetaGradient {
+    if (this.firstOrder) return this.firstOrderGradients(tasks);
+    if (this.canBatch(tasks)) return this.batchedGradients(tasks);
+    return super.metaGradients(tasks);
+  }
+
+  /** True when the meta-batch can run as one batched computation. */
+  protected canBatch(tasks: Episode[]): boolean {
+    if (!this.batched || this.kind !== "regression" || !batchedApply(this.model)) return false;
+    if (this.adaptFrom !== 0) return false;
+    const key = (t: Episode) =>
+      [t.support.x.shape, t.support.y.shape, t.query.x.shape, t.query.y.shape].join("|");
+    return tasks.every((t) => key(t) === key(tasks[0]));
+  }
+
+  /** FOMAML: Σ_i ∇_φ L(φ_i; D'_i) with φ_i computed without recording, plus ∇ of λ‖θ‖². */
+  protected firstOrderGradients(tasks: Episode[]): MetaGradient {
+    const theta = this.params as tf.Tensor[];
+    const weight = this.objective.config.reduction === "mean" ? 1 / tasks.length : 1;
+    let sum: tf.Tensor[] = theta.map((p) => tf.zerosLike(p));
+    const losses: tf.Scalar[] = [];
+    const distances: tf.Scalar[] = [];
+    const accs: tf.Scalar[] = [];
+    for (const task of tasks) {
+      const phi = this.adaptParams(theta, task.support);
+      const { value, grads } = tf.valueAndGrads((...p: tf.Tensor[]) => {
+        const t = this.queryTerms(theta, p, task);
+        if (t.accuracy) accs.push(tf.keep(t.accuracy));
+        return t.loss;
+      })(phi);
+      losses.push(value as tf.Scalar);
+      distances.push(squaredDistance(phi.slice(this.adaptFrom), theta.slice(this.adaptFrom)));
+      sum = sum.map((s, i) => tf.add(s, tf.mul(weight, grads[i])));
+    }
+    // Under dφ/dθ ≈ I the outer proximal term ‖φ − θ‖² has zero gradient; it is still reported.
+    const terms = this.objective.combine(this.regularised(theta), losses, distances, accs);
+    const l2 = this.objective.config.l2;
+    const grads = l2 > 0 ? sum.map((s, i) => tf.add(s, tf.mul(2 * l2, theta[i]))) : sum;
+    return { grads, total: terms.total, data: terms.data, accuracy: terms.accuracy };
+  }
+
+  /** All tasks as one computation with parameters tiled to `[T, ...]` (regression). */
+  protected batchedGradients(tasks: Episode[]): MetaGradient {
+    const c = this.objective.config;
+    const T = tasks.length;
+    const xs = tf.stack(tasks.map((t) => t.support.x));
+    const ys = tf.stack(tasks.map((t) => t.support.y.reshape([t.support.y.shape[0], -1])));
+    const xq = tf.stack(tasks.map((t) => t.query.x));
+    const yq = tf.stack(tasks.map((t) => t.query.y.reshape([t.query.y.shape[0], -1])));
+    const apply = batchedApply(this.model)!;
+    const perTaskMse = (phi: tf.Tensor[], x: tf.Tensor, y: tf.Tensor) =>
+      tf.mean(tf.square(tf.sub(apply(phi, x), y)), [1, 2]);
+    const perTaskDistance = (a: tf.Tensor[], b: tf.Tensor[]) =>
+      tf.addN(
+        a.map((p, i) => tf.sum(tf.square(tf.sub(p, b[i])), p.shape.slice(1).map((_, k) => k + 1))),
+      );
+    let data: tf.Scalar | undefined;
+    const f = (...theta: tf.Tensor[]) => {
+      const tiled = theta.map((p) => tf.tile(tf.expandDims(p, 0), [T, ...p.shape.map(() => 1)]));
+      let phi = tiled;
+      for (let s = 0; s < c.innerSteps; s++) {
+        // Tasks are independent, so the gradient of the summed loss w.r.t. the tiled copy
+        // of task t is exactly task t's own gradient.
+        const g = tf.grads((...p: tf.Tensor[]) => {
+          let l = tf.sum(perTaskMse(p, xs, ys));
+          if (c.innerProximal > 0) {
+            l = tf.add(l, tf.mul(c.innerProximal / 2, tf.sum(perTaskDistance(p, tiled))));
+          }
+          return l;
+        })(phi);
+        phi = phi.map((p, i) => tf.sub(p, tf.mul(c.innerLr, g[i])));
+      }
+      const losses = tf.unstack(perTaskMse(phi, xq, yq)) as tf.Scalar[];
+      const distances = tf.unstack(perTaskDistance(phi, tiled)) as tf.Scalar[];
+      const terms = this.objective.combine(this.regularised(theta), losses, distances);
+      data = tf.keep(terms.data);
+      return terms.total;
+    };
+    const { value, grads } = tf.valueAndGrads(f)(this.params);
+    return { grads, total: value as tf.Scalar, data: data! };
+  }
+
+  /** Adapts θ to a support set with `steps` SGD steps (default: the training value). */
+  adapt(support: LabelledSet, options: AdaptOptions = {}): AdaptedModel {
+    // Clone so that the adapted model owns its tensors (with 0 steps φ would alias θ).
+    const phi = tf.tidy(() =>
+      this.adaptParams(this.params, support, options.steps, options.lr).map((t) => t.clone())
+    );
+    return parametricAdapted(this.model, phi, this.training);
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Matching Networks (Vinyals et al. 2016), without full context embeddings: a query's
+ * label distribution is an attention-weighted sum of the support labels,
+ * P(y | x̂, S) = Σ_i a(x̂, x_i) y_i with a = softmax over the support of the cosine
+ * similarity c(f(x̂), f(x_i)) (optionally multiplied by a fixed `scale`, a temperature).
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { BaseMetaLearner, resolveObjective, type TaskTerms } from "./base.ts";
+import { accuracy } from "./losses.ts";
+import { countWays, type MetricLearnerOptions } from "./protonet.ts";
+import type { AdaptedModel, Episode, FunctionalModel, LabelledSet } from "./types.ts";
+
+/** Options of {@linkcode MatchingNet}. */
+export interface MatchingNetOptions extends MetricLearnerOptions {
+  /** Multiplies the cosine similarities before the softmax (default 1, as in the paper). */
+  scale?: number;
+}
+
+const EPS = 1e-8;
+
+/** Log-probabilities `[m, ways]` of queries given support embeddings and labels. */
+export function matchingLogProbs(
+  queryEmb: tf.Tensor,
+  supportEmb: tf.Tensor,
+  supportLabels: tf.Tensor,
+  ways: number,
+  scale = 1,
+): tf.Tensor2D {
+  return tf.tidy(() => {
+    const normalise = (e: tf.Tensor) =>
+      tf.div(e, tf.sqrt(tf.add(tf.sum(tf.square(e), 1, true), EPS)));
+    const cos = tf.matMul(normalise(queryEmb), normalise(supportEmb), false, true); // [m, n]
+    const logits = tf.mul(scale, cos);
+    const z = tf.sub(logits, tf.max(logits, 1, true));
+    const attention = tf.div(tf.exp(z), tf.sum(tf.exp(z), 1, true));
+    const oneHot = tf.oneHot(tf.cast(supportLabels, "int32").reshape([-1]), ways).toFloat();
+    return tf.log(tf.add(tf.matMul(attention, oneHot), EPS)) as tf.Tensor2D;
+  });
+}
+
+/** Matching Networks (cosine attention, no FCE). */
+export class MatchingNet extends BaseMetaLearner {
+  /** The embedding network (its `embed` is used for support and queries alike). */
+  readonly model: FunctionalModel;
+  /** Batch-norm mode. */
+  readonly training: boolean;
+  /** Cosine scale. */
+  readonly scale: number;
+
+  /** Makes a Matching Network over the embedding network `model`. */
+  constructor(model: FunctionalModel, options: MatchingNetOptions) {
+    super(
+      "matchingnet",
+      "classification",
+      model.init(options.rng),
+      model.paramSpecs.map((s) => s.name),
+      resolveObjective(options.objective, { innerSteps: 0 }),
+    );
+    this.model = model;
+    this.training = options.training ?? true;
+    this.scale = options.scale ?? 1;
+  }
+
+  /** Negative log-likelihood of the query labels. */
+  taskTerms(params: tf.Tensor[], task: Episode): TaskTerms {
+    const ways = countWays(task.support.y);
+    const opts = { training: this.training };
+    const logProbs = matchingLogProbs(
+      this.model.embed(params, task.query.x, opts),
+      this.model.embed(params, task.support.x, opts),
+      task.support.y,
+      ways,
+      this.scale,
+    );
+    const oneHot = tf.oneHot(tf.cast(task.query.y, "int32").reshape([-1]), ways).toFloat();
+    const loss = tf.neg(tf.mean(tf.sum(tf.mul(oneHot, logProbs), 1))) as tf.Scalar;
+    return { loss, accuracy: accuracy(logProbs, task.query.y) };
+  }
+
+  /** Embeds the support set once; `predict` returns log-probabilities. */
+  adapt(support: LabelledSet): AdaptedModel {
+    const ways = countWays(support.y);
+    const opts = { training: this.training };
+    const emb = tf.tidy(() => this.model.embed(this.params, support.x, opts));
+    const labels = support.y.clone();
+    return {
+      predict: (x) =>
+        tf.tidy(() =>
+          matchingLogProbs(this.model.embed(this.params, x, opts), emb, labels, ways, this.scale)
+        ),
+      dispose: () => tf.dispose([emb, labels]),
+    };
+  }
+}
