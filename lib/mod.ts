@@ -1,0 +1,7 @@
+/**
+ * MetaLab's public entry point: re-exports each layer of the library.
+ * (Each layer adds its line here; lower layers first.)
+ * @module
+ */
+export * from "./datasets/mod.ts";
+export * from "./tasks/mod.ts";
