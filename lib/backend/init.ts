@@ -1,10 +1,16 @@
 /**
- * Choosing and setting up the tfjs backend. (Initial version: the compute-layer work
- * extends this with WebGPU detection and the missing kernels and gradients.)
+ * Choosing and setting up the tfjs backend: WebGPU where a real GPU adapter exists, else
+ * wasm (SIMD, binaries loaded offline from the npm package), else the pure-JS cpu backend;
+ * and registration of the kernels and gradients MetaLab adds (see `wasm_kernels.ts`,
+ * `gradients.ts`), so conv nets train on wasm and second-order gradients flow through
+ * conv2d, max-pool and batch norm on every backend.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { getThreadsCount, setWasmPaths, version_wasm } from "@tensorflow/tfjs-backend-wasm";
+import { ADDED_GRADIENTS, registerGradients } from "./gradients.ts";
+import { registerWasmKernels } from "./wasm_kernels.ts";
+import { wasmBinaryDir } from "./wasm_files.ts";
 
 /** Backend names MetaLab knows; `auto` picks the fastest one available. */
 export const BACKEND_NAMES = ["auto", "webgpu", "wasm", "cpu"] as const;
@@ -13,26 +19,167 @@ export type BackendChoice = typeof BACKEND_NAMES[number];
 
 /** What {@linkcode initBackend} set up. */
 export interface BackendInfo {
-  /** The active tfjs backend name. */
+  /** The active tfjs backend name (`webgpu`, `wasm` or `cpu`). */
   name: string;
+  /** What was asked for (`auto` or a name). */
+  requested: string;
   /** tfjs version. */
   tfjsVersion: string;
+  /** Versions of the tfjs packages in use. */
+  versions: Record<string, string>;
+  /** wasm only: whether the SIMD build is in use. */
+  simd?: boolean;
+  /** wasm only: worker threads (1 = single-threaded; Deno has no pthread workers for tfjs). */
+  threads?: number;
+  /** wasm only: where the binaries were loaded from. */
+  wasmDir?: string;
+  /** webgpu only: the adapter's description. */
+  adapter?: string;
+  /** Why `auto` skipped faster backends, if it did. */
+  notes: string[];
+  /** Kernels MetaLab registered on wasm. */
+  kernelsAdded: string[];
+  /** Gradients MetaLab registered (every backend). */
+  gradientsAdded: string[];
 }
 
-/** Sets up and activates a backend (default `auto`). */
+/** Returns a real (non-fallback, non-software) GPU adapter's description, or null. */
+async function realGpuAdapter(notes: string[]): Promise<string | null> {
+  // deno-lint-ignore no-explicit-any
+  const gpu = (globalThis.navigator as any)?.gpu;
+  if (!gpu?.requestAdapter) {
+    notes.push("webgpu: navigator.gpu is not available");
+    return null;
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const adapter = await Promise.race([
+      gpu.requestAdapter({ powerPreference: "high-performance" }),
+      new Promise((resolve) => {
+        timer = setTimeout(() => resolve(null), 5000);
+      }),
+    ]);
+    if (!adapter) {
+      notes.push("webgpu: no adapter");
+      return null;
+    }
+    const info = adapter.info ?? {};
+    const description = String(info.description || info.device || info.vendor || "unknown");
+    if (
+      adapter.isFallbackAdapter || info.isFallbackAdapter ||
+      /llvmpipe|swiftshader|software/i.test(description)
+    ) {
+      notes.push(`webgpu: only a software adapter (${description})`);
+      return null;
+    }
+    return description;
+  } catch (e) {
+    notes.push(`webgpu: requestAdapter failed (${(e as Error).message})`);
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+let wasmPathsSet = false;
+let webgpuLoaded = false;
+
+async function tryWebgpu(): Promise<boolean> {
+  if (!webgpuLoaded) {
+    await import("@tensorflow/tfjs-backend-webgpu");
+    webgpuLoaded = true;
+  }
+  try {
+    return await tf.setBackend("webgpu");
+  } catch {
+    return false;
+  }
+}
+
+async function tryWasm(): Promise<{ ok: boolean; dir?: string }> {
+  let dir: string | undefined;
+  if (!wasmPathsSet) {
+    dir = wasmBinaryDir();
+    setWasmPaths(dir);
+    wasmPathsSet = true;
+  }
+  try {
+    return { ok: await tf.setBackend("wasm"), dir };
+  } catch {
+    return { ok: false, dir };
+  }
+}
+
+/** Registers MetaLab's kernels and gradients (idempotent); called by {@linkcode initBackend}. */
+export function registerExtensions(): { kernelsAdded: string[]; gradientsAdded: string[] } {
+  const kernelsAdded = registerWasmKernels();
+  registerGradients();
+  return { kernelsAdded, gradientsAdded: [...ADDED_GRADIENTS] };
+}
+
+let lastWasmDir: string | undefined;
+
+/**
+ * Sets up and activates a backend: `auto` (default) picks WebGPU where a real GPU adapter
+ * exists, else wasm (SIMD when the runtime supports it, as Deno does), else cpu; a name
+ * forces that backend. Registers MetaLab's kernels and gradients first (idempotent).
+ *
+ * @throws Error on an unknown name (listing the choices) or when a named backend fails.
+ */
 export async function initBackend(choice: string = "auto"): Promise<BackendInfo> {
   if (!(BACKEND_NAMES as readonly string[]).includes(choice)) {
-    throw new Error(
-      `unknown backend "${choice}": choose one of ${BACKEND_NAMES.join(", ")}`,
-    );
+    throw new Error(`unknown backend "${choice}": choose one of ${BACKEND_NAMES.join(", ")}`);
   }
-  const name = choice === "auto" ? "wasm" : choice;
-  if (name === "wasm") {
-    setWasmPaths(
-      new URL("../../node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url).href,
-    );
+  const { kernelsAdded, gradientsAdded } = registerExtensions();
+  const notes: string[] = [];
+  let adapter: string | undefined;
+  let active: string | null = null;
+  if (choice === "auto" || choice === "webgpu") {
+    const description = await realGpuAdapter(notes);
+    if (description && (await tryWebgpu())) {
+      active = "webgpu";
+      adapter = description;
+    } else if (choice === "webgpu") {
+      throw new Error(
+        `backend "webgpu" is not available here: ${notes.join("; ") || "setup failed"}`,
+      );
+    }
   }
-  if (!(await tf.setBackend(name))) throw new Error(`backend "${name}" failed to initialise`);
+  if (!active && (choice === "auto" || choice === "wasm")) {
+    try {
+      const r = await tryWasm();
+      if (r.dir) lastWasmDir = r.dir;
+      if (r.ok) active = "wasm";
+      else notes.push("wasm: backend failed to initialise");
+    } catch (e) {
+      if (choice === "wasm") throw e;
+      notes.push(`wasm: ${(e as Error).message}`);
+    }
+    if (!active && choice === "wasm") {
+      throw new Error(`backend "wasm" failed to initialise: ${notes.join("; ")}`);
+    }
+  }
+  if (!active) {
+    if (!(await tf.setBackend("cpu"))) throw new Error(`backend "cpu" failed to initialise`);
+    active = "cpu";
+  }
   await tf.ready();
-  return { name: tf.getBackend(), tfjsVersion: tf.version.tfjs };
+  const versions: Record<string, string> = { ...tf.version } as Record<string, string>;
+  versions["tfjs-backend-wasm"] = version_wasm;
+  const info: BackendInfo = {
+    name: tf.getBackend(),
+    requested: choice,
+    tfjsVersion: tf.version.tfjs,
+    versions,
+    notes,
+    kernelsAdded: active === "wasm" ? kernelsAdded : [],
+    gradientsAdded,
+  };
+  if (active === "wasm") {
+    info.simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
+    info.threads = getThreadsCount();
+    info.wasmDir = lastWasmDir;
+  }
+  if (adapter) info.adapter = adapter;
+  return info;
 }

@@ -1,6 +1,10 @@
 /**
- * The compute layer: backend choice and set-up.
+ * The compute layer: backend choice and set-up, plus the kernels (wasm) and gradients
+ * (every backend) MetaLab adds so conv nets train fast and to second order.
  * @module
  */
-export { BACKEND_NAMES, initBackend } from "./init.ts";
+export { BACKEND_NAMES, initBackend, registerExtensions } from "./init.ts";
 export type { BackendChoice, BackendInfo } from "./init.ts";
+export { ADDED_GRADIENTS, registerGradients } from "./gradients.ts";
+export { registerWasmKernels } from "./wasm_kernels.ts";
+export { wasmBinaryDir } from "./wasm_files.ts";

@@ -1,0 +1,151 @@
+/**
+ * Gradients tfjs 4.22 does not register, so that second-order MAML differentiates through
+ * conv nets (the gradient of a gradient of conv2d and max-pool). Gradients are
+ * backend-independent: they are written with ordinary tf ops, each of which has a kernel on
+ * every backend (and a gradient of its own, so a third order would also flow where the
+ * composed ops allow it).
+ *
+ * - `Conv2DBackpropFilter(x, dy) = dW` is bilinear in `x` and `dy`. For an upstream `G`
+ *   (filter-shaped): `∂/∂dy = conv2d(x, G)` (the forward conv with `G` as its filter) and
+ *   `∂/∂x = conv2dTranspose(dy, G)` (the input gradient of that conv).
+ * - `MaxPoolGrad(dy, x, y)` routes each `dy[o]` to the argmax of window `o`; it is linear in
+ *   `dy` and piecewise constant in `x`, `y` (zero gradient almost everywhere). Its transpose
+ *   is a gather at the argmax: with `mask = MaxPoolGrad(1, x, y)` (the same tie-breaking as
+ *   the kernel itself), `∂/∂dy = Σ_window(G·mask)`, computed as
+ *   `avgPool(G·mask) / avgPool(mask)` (each non-overlapping window holds at most one 1 in the
+ *   mask, so this holds for any padding; windows the kernel gives no gradient get 0). Overlapping windows (filter > stride) get a clear
+ *   error.
+ * - `AvgPoolGrad(dy, x)` is linear in `dy`; its transpose is `avgPool` itself.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+type ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
+type Pad = "valid" | "same" | number | ExplicitPadding;
+type Rounding = "floor" | "round" | "ceil";
+type Pair = number | [number, number];
+
+function pair(v: Pair): [number, number] {
+  return typeof v === "number" ? [v, v] : v;
+}
+
+const conv2dBackpropFilterGrad: tf.GradConfig = {
+  kernelName: "Conv2DBackpropFilter",
+  inputsToSave: ["x", "dy"],
+  gradFunc: (g, saved, attrs) => {
+    const [x, dy] = saved as [tf.Tensor4D, tf.Tensor4D];
+    const { strides, pad, dataFormat, dimRoundingMode } = attrs as {
+      strides: Pair;
+      pad: Pad;
+      dataFormat?: "NHWC" | "NCHW";
+      dimRoundingMode?: Rounding;
+    };
+    if (dataFormat === "NCHW") {
+      throw new Error("gradient of Conv2DBackpropFilter: only NHWC is supported");
+    }
+    const G = g as tf.Tensor4D;
+    return {
+      x: () =>
+        tf.conv2dTranspose(
+          dy,
+          G,
+          x.shape,
+          strides,
+          pad as "valid" | "same" | number,
+          dimRoundingMode,
+        ),
+      dy: () => tf.conv2d(x, G, strides, pad, "NHWC", 1, dimRoundingMode),
+    };
+  },
+};
+
+const maxPoolGradGrad: tf.GradConfig = {
+  kernelName: "MaxPoolGrad",
+  inputsToSave: ["dy", "input", "output"],
+  gradFunc: (g, saved, attrs) => {
+    const [dy, input, output] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+    const { filterSize, strides, pad, dimRoundingMode } = attrs as {
+      filterSize: Pair;
+      strides: Pair;
+      pad: Pad;
+      dimRoundingMode?: Rounding;
+    };
+    const [fh, fw] = pair(filterSize);
+    const [sh, sw] = pair(strides);
+    if (fh > sh || fw > sw) {
+      throw new Error(
+        `second-order gradient of maxPool needs non-overlapping windows (filter ≤ stride); ` +
+          `got filter ${fh}×${fw}, stride ${sh}×${sw}`,
+      );
+    }
+    return {
+      dy: () =>
+        tf.tidy(() => {
+          const mask = tf.engine().runKernel(
+            "MaxPoolGrad",
+            { dy: tf.onesLike(dy), input, output },
+            // deno-lint-ignore no-explicit-any
+            { filterSize, strides, pad, dimRoundingMode } as any,
+          ) as tf.Tensor4D;
+          const p = pad as "valid" | "same" | number;
+          const picked = tf.avgPool(
+            tf.mul(g as tf.Tensor, mask) as tf.Tensor4D,
+            [fh, fw],
+            [sh, sw],
+            p,
+            dimRoundingMode,
+          );
+          const share = tf.avgPool(mask, [fh, fw], [sh, sw], p, dimRoundingMode);
+          // A window whose mask is empty (wasm's kernel drops dy for all-equal windows of
+          // zeros) contributed nothing, so its transpose is 0 too: divNoNan.
+          return tf.divNoNan(picked, share);
+        }),
+      input: () => tf.zerosLike(input),
+      output: () => tf.zerosLike(output),
+    };
+  },
+};
+
+const avgPoolGradGrad: tf.GradConfig = {
+  kernelName: "AvgPoolGrad",
+  inputsToSave: ["dy", "input"],
+  gradFunc: (g, saved, attrs) => {
+    const [, input] = saved as [tf.Tensor4D, tf.Tensor4D];
+    const { filterSize, strides, pad } = attrs as {
+      filterSize: Pair;
+      strides: Pair;
+      pad: Pad;
+    };
+    return {
+      dy: () =>
+        tf.avgPool(
+          g as tf.Tensor as tf.Tensor4D,
+          filterSize,
+          strides,
+          pad as "valid" | "same" | number,
+        ),
+      input: () => tf.zerosLike(input),
+    };
+  },
+};
+
+/** The gradients MetaLab adds, by kernel name. */
+export const ADDED_GRADIENTS: readonly string[] = [
+  "Conv2DBackpropFilter",
+  "MaxPoolGrad",
+  "AvgPoolGrad",
+];
+
+/**
+ * Registers the missing gradients (idempotent: a kernel that already has a gradient, from
+ * tfjs or an earlier call, is left alone). Returns the kernel names it registered now.
+ */
+export function registerGradients(): string[] {
+  const added: string[] = [];
+  for (const config of [conv2dBackpropFilterGrad, maxPoolGradGrad, avgPoolGradGrad]) {
+    if (tf.getGradient(config.kernelName) != null) continue;
+    tf.registerGradient(config);
+    added.push(config.kernelName);
+  }
+  return added;
+}
