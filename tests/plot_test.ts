@@ -160,7 +160,7 @@ Deno.test("show sends display_data, and update_display_data under a display id",
   resetInlineState();
   const jupyter = fakeJupyter();
   const fig = lineFigure([{ name: "a", y: [1, 2] }]);
-  await show(fig, { jupyter });
+  assert.equal(await show(fig, { jupyter }), undefined); // nothing more for the cell to print
   await show(fig, { jupyter, displayId: "d1" });
   await show(fig, { jupyter, displayId: "d1", update: true });
   assert.deepEqual(jupyter.messages.map((m) => m.type), [
@@ -185,7 +185,7 @@ Deno.test("show outside a notebook returns the bundle without drawing", async ()
   const lines: string[] = [];
   console.log = (...args: unknown[]) => lines.push(args.join(" "));
   try {
-    const bundle = await show(lineFigure([{ name: "a", y: [1] }]));
+    const bundle = (await show(lineFigure([{ name: "a", y: [1] }])))!;
     assert.ok(bundle[PLOTLY_MIME]);
     assert.equal(countBanner(bundle["text/html"] as string), 0);
     assert.equal(lines.length, 1);

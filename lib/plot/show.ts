@@ -92,10 +92,15 @@ export function figureBundle(fig: PlotlyFigure, options: ShowOptions = {}): Mime
 
 /**
  * Shows a figure. In the Deno Jupyter kernel it displays the figure's bundle (see
- * {@linkcode figureBundle}); elsewhere it prints one note (once per process) that
- * figures show in notebooks and that `writeHtmlReport` saves them. Returns the bundle.
+ * {@linkcode figureBundle}) and returns `undefined`, so that a cell ending in
+ * `await show(fig)` shows the figure and nothing else. Elsewhere it prints one note (once
+ * per process) that figures show in notebooks and that `writeHtmlReport` saves them,
+ * and returns the bundle (without plotly.js inlined).
  */
-export async function show(fig: PlotlyFigure, options: ShowOptions = {}): Promise<MimeBundle> {
+export async function show(
+  fig: PlotlyFigure,
+  options: ShowOptions = {},
+): Promise<MimeBundle | undefined> {
   const api = options.jupyter ?? jupyterDisplay();
   if (!api) {
     if (!noteShown) {
@@ -109,7 +114,7 @@ export async function show(fig: PlotlyFigure, options: ShowOptions = {}): Promis
   }
   const bundle = figureBundle(fig, options);
   await sendDisplay(api, bundle, { displayId: options.displayId, update: options.update });
-  return bundle;
+  return undefined;
 }
 
 /** Forgets that plotly.js was inlined (for tests; a kernel restart does the same). */
