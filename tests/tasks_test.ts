@@ -134,7 +134,7 @@ Deno.test("bad episode specs fail before any work, naming the value", () => {
   const ds = toy(5, 6);
   const all = [0, 1, 2, 3, 4];
   const make = (ways: number, shots: number, queries: number, classes = all) =>
-    new EpisodeSampler(ds, classes, { ways, shots, queries }, "train split");
+    new EpisodeSampler(ds, classes, { ways, shots, queries }, { splitName: "train split" });
   assert.throws(() => make(6, 1, 1), /ways=6 is more than the 5 classes in the train split/);
   assert.throws(
     () => make(2, 4, 3),
@@ -152,6 +152,38 @@ Deno.test("bad episode specs fail before any work, naming the value", () => {
   assert.throws(
     () => makeClassSplits(ds, { train: [0, 1, 2], test: [2, 3] }),
     /overlapping splits/,
+  );
+});
+
+Deno.test("within-group episodes draw all N classes from one group (e.g. one alphabet)", () => {
+  const n = 12 * 3;
+  const classes = Array.from({ length: 12 }, (_, c) => ({
+    id: `c${c}`,
+    source: `c${c}`,
+    group: c < 3 ? "small" : c < 8 ? "A" : "B",
+  }));
+  const ds = new ArrayDataset({
+    name: "grouped",
+    data: new Float32Array(n),
+    itemShape: [1],
+    labels: Array.from({ length: n }, (_, i) => i % 12),
+    classes,
+  });
+  const all = Array.from({ length: 12 }, (_, c) => c);
+  const sampler = new EpisodeSampler(ds, all, { ways: 4, shots: 1, queries: 1 }, {
+    withinGroup: true,
+  });
+  const seen = new Set<string>();
+  const rng = new Rng(4);
+  for (let i = 0; i < 50; i++) {
+    const groups = new Set(sampler.plan(rng).classes.map((c) => classes[c].group));
+    assert.equal(groups.size, 1);
+    seen.add([...groups][0]);
+  }
+  assert.deepEqual([...seen].sort(), ["A", "B"]); // "small" has only 3 classes
+  assert.throws(
+    () => new EpisodeSampler(ds, all, { ways: 6, shots: 1, queries: 1 }, { withinGroup: true }),
+    /ways=6 is more than the classes of any one group \(the largest has 5\)/,
   );
 });
 

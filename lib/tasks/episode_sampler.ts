@@ -16,9 +16,21 @@ import {
   kShots,
   loadEpisode,
   nWays,
+  nWaysWithinGroup,
   remapLabels,
 } from "./transforms.ts";
 import { checkCount, checkEpisodeSpec, type EpisodeSpec } from "./validate.ts";
+
+/** Options of {@linkcode EpisodeSampler}. */
+export interface EpisodeSamplerOptions {
+  /** Name used in error messages (default "split"). */
+  splitName?: string;
+  /**
+   * Draw the N classes of an episode from one group (`ClassInfo.group`, the alphabet of an
+   * Omniglot character) instead of the whole split. Default false.
+   */
+  withinGroup?: boolean;
+}
 
 /**
  * Samples classification episodes from the classes of one split.
@@ -48,22 +60,32 @@ export class EpisodeSampler {
     dataset: LabelledDataset,
     classes: ArrayLike<number>,
     spec: EpisodeSpec,
-    splitName = "split",
+    options: EpisodeSamplerOptions = {},
   ) {
-    checkEpisodeSpec(spec, dataset, classes, splitName);
+    checkEpisodeSpec(spec, dataset, classes, options.splitName ?? "split");
     this.dataset = dataset;
     this.classes = Int32Array.from(classes);
     this.spec = { ways: spec.ways, shots: spec.shots, queries: spec.queries };
     this.#plan = composeTransforms([
-      nWays(this.classes, spec.ways),
+      options.withinGroup
+        ? nWaysWithinGroup(dataset, this.classes, spec.ways)
+        : nWays(this.classes, spec.ways),
       kShots(dataset, spec.shots + spec.queries),
       remapLabels(),
     ]);
   }
 
   /** A sampler for one split of `splits` (train, val or test). */
-  static forSplit(splits: ClassSplits, split: SplitName, spec: EpisodeSpec): EpisodeSampler {
-    return new EpisodeSampler(splits.dataset, splits[split], spec, `${split} split`);
+  static forSplit(
+    splits: ClassSplits,
+    split: SplitName,
+    spec: EpisodeSpec,
+    options: Omit<EpisodeSamplerOptions, "splitName"> = {},
+  ): EpisodeSampler {
+    return new EpisodeSampler(splits.dataset, splits[split], spec, {
+      ...options,
+      splitName: `${split} split`,
+    });
   }
 
   /** Draws the plan (classes and examples) of one episode without loading any data. */

@@ -22,10 +22,12 @@ export {
   kShots,
   loadEpisode,
   nWays,
+  nWaysWithinGroup,
   remapLabels,
 } from "./transforms.ts";
 export type { EpisodeArrays, EpisodePlan, TaskTransform } from "./transforms.ts";
 export { EpisodeSampler } from "./episode_sampler.ts";
+export type { EpisodeSamplerOptions } from "./episode_sampler.ts";
 export { RegressionTaskSampler } from "./regression.ts";
 export type { RegressionArrays, RegressionSpec } from "./regression.ts";
 // Class splits live with the datasets (lower layer); re-exported here for convenience.

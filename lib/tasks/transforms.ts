@@ -34,6 +34,41 @@ export function nWays(pool: ArrayLike<number>, n: number): TaskTransform {
   };
 }
 
+/**
+ * Chooses a group (e.g. an Omniglot alphabet, from `ClassInfo.group`) uniformly among the
+ * groups of `pool` with at least `n` classes, then `n` distinct classes of that group:
+ * "within-alphabet" episodes, harder than episodes that mix alphabets. Throws at
+ * construction when no group has `n` classes in the pool, or a class has no group.
+ */
+export function nWaysWithinGroup(
+  dataset: LabelledDataset,
+  pool: ArrayLike<number>,
+  n: number,
+): TaskTransform {
+  const byGroup = new Map<string, number[]>();
+  for (let i = 0; i < pool.length; i++) {
+    const group = dataset.classes[pool[i]].group;
+    if (group === undefined) {
+      throw new RangeError(`class ${dataset.classes[pool[i]].id} has no group (e.g. alphabet)`);
+    }
+    const list = byGroup.get(group) ?? [];
+    list.push(pool[i]);
+    byGroup.set(group, list);
+  }
+  const eligible = [...byGroup.entries()].filter(([, classes]) => classes.length >= n);
+  if (eligible.length === 0) {
+    const largest = Math.max(0, ...[...byGroup.values()].map((c) => c.length));
+    throw new RangeError(
+      `ways=${n} is more than the classes of any one group (the largest has ${largest})`,
+    );
+  }
+  return (_plan, rng) => {
+    const [, classesOfGroup] = eligible[rng.int(eligible.length)];
+    const classes = rng.choose(classesOfGroup.length, n).map((i) => classesOfGroup[i]);
+    return { classes, examples: [], labels: [...classes] };
+  };
+}
+
 /** Chooses `count` distinct examples of each chosen class (uniformly, in random order). */
 export function kShots(dataset: LabelledDataset, count: number): TaskTransform {
   return (plan, rng) => {
