@@ -7,15 +7,34 @@
 import * as tf from "@tensorflow/tfjs";
 import type { TaskKind } from "./types.ts";
 
+/**
+ * max(x) over `axis` (kept) treated as a constant: its gradient is zero, and its forward pass
+ * is not recorded on the tape. Used for the shift of log-softmax (which does not change the
+ * value): differentiating `max` records an `equal` op, which has no gradient in tfjs, so
+ * second-order gradients through a plain max-shift fail.
+ */
+export function constantMax(x: tf.Tensor, axis = -1): tf.Tensor {
+  const f = tf.customGrad((input: tf.Tensor) => ({
+    value: tf.max(input, axis, true),
+    gradFunc: () => tf.zerosLike(input),
+  }));
+  return (f as unknown as (x: tf.Tensor) => tf.Tensor)(x);
+}
+
+/** Numerically stable log-softmax over the last axis, differentiable to any order. */
+export function logSoftmax(logits: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const z = tf.sub(logits, constantMax(logits, -1));
+    return tf.sub(z, tf.log(tf.sum(tf.exp(z), -1, true)));
+  });
+}
+
 /** Mean softmax cross-entropy of `logits` `[n, ways]` against int32 `labels` `[n]`. */
 export function crossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
   return tf.tidy(() => {
     const ways = logits.shape[logits.shape.length - 1];
     const oneHot = tf.oneHot(tf.cast(labels, "int32").reshape([-1]), ways).reshape(logits.shape);
-    // log-softmax = z − max − log Σ exp(z − max); the max is only a shift for stability.
-    const shift = tf.max(logits, -1, true);
-    const z = tf.sub(logits, shift);
-    const logProbs = tf.sub(z, tf.log(tf.sum(tf.exp(z), -1, true)));
+    const logProbs = logSoftmax(logits);
     return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, logProbs), -1))) as tf.Scalar;
   });
 }

@@ -148,6 +148,7 @@ export class Maml extends BaseMetaLearner {
     }
     // Under dφ/dθ ≈ I the outer proximal term ‖φ − θ‖² has zero gradient; it is still reported.
     const terms = this.objective.combine(this.regularised(theta), losses, distances, accs);
+    tf.dispose(accs); // kept above to escape valueAndGrads' scope; their mean is in `terms`
     const l2 = this.objective.config.l2;
     const grads = l2 > 0 ? sum.map((s, i) => tf.add(s, tf.mul(2 * l2, theta[i]))) : sum;
     return { grads, total: terms.total, data: terms.data, accuracy: terms.accuracy };

@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { BaseMetaLearner, resolveObjective, type TaskTerms } from "./base.ts";
-import { accuracy } from "./losses.ts";
+import { accuracy, constantMax } from "./losses.ts";
 import { countWays, type MetricLearnerOptions } from "./protonet.ts";
 import type { AdaptedModel, Episode, FunctionalModel, LabelledSet } from "./types.ts";
 
@@ -32,7 +32,7 @@ export function matchingLogProbs(
       tf.div(e, tf.sqrt(tf.add(tf.sum(tf.square(e), 1, true), EPS)));
     const cos = tf.matMul(normalise(queryEmb), normalise(supportEmb), false, true); // [m, n]
     const logits = tf.mul(scale, cos);
-    const z = tf.sub(logits, tf.max(logits, 1, true));
+    const z = tf.sub(logits, constantMax(logits, 1));
     const attention = tf.div(tf.exp(z), tf.sum(tf.exp(z), 1, true));
     const oneHot = tf.oneHot(tf.cast(supportLabels, "int32").reshape([-1]), ways).toFloat();
     return tf.log(tf.add(tf.matMul(attention, oneHot), EPS)) as tf.Tensor2D;
@@ -41,7 +41,7 @@ export function matchingLogProbs(
 
 /** Matching Networks (cosine attention, no FCE). */
 export class MatchingNet extends BaseMetaLearner {
-  /** The embedding network (its `embed` is used for support and queries alike). */
+  /** The embedding network: its output (`apply`) embeds support and queries alike. */
   readonly model: FunctionalModel;
   /** Batch-norm mode. */
   readonly training: boolean;
@@ -67,8 +67,8 @@ export class MatchingNet extends BaseMetaLearner {
     const ways = countWays(task.support.y);
     const opts = { training: this.training };
     const logProbs = matchingLogProbs(
-      this.model.embed(params, task.query.x, opts),
-      this.model.embed(params, task.support.x, opts),
+      this.model.apply(params, task.query.x, opts),
+      this.model.apply(params, task.support.x, opts),
       task.support.y,
       ways,
       this.scale,
@@ -82,12 +82,12 @@ export class MatchingNet extends BaseMetaLearner {
   adapt(support: LabelledSet): AdaptedModel {
     const ways = countWays(support.y);
     const opts = { training: this.training };
-    const emb = tf.tidy(() => this.model.embed(this.params, support.x, opts));
+    const emb = tf.tidy(() => this.model.apply(this.params, support.x, opts));
     const labels = support.y.clone();
     return {
       predict: (x) =>
         tf.tidy(() =>
-          matchingLogProbs(this.model.embed(this.params, x, opts), emb, labels, ways, this.scale)
+          matchingLogProbs(this.model.apply(this.params, x, opts), emb, labels, ways, this.scale)
         ),
       dispose: () => tf.dispose([emb, labels]),
     };

@@ -10,7 +10,12 @@
  * (second order). A new task gets its own c from its own support set, so the model works on
  * tasks it has never seen:
  *
- *     h = base.embed(x);  [γ, β] = W_film c + b_film;  ŷ = (h ⊙ (1 + γ) + β) W_head + b_head
+ *     h = base.embed(x);  [γ, β] = W_film c + b_film;
+ *     ŷ = relu((h ⊙ (1 + γ) + β) W_1 + b_1) W_head + b_head
+ *
+ * The hidden layer after the modulation matters: with a fixed linear head right after a
+ * per-feature FiLM, a task could only re-weight features, not re-route them to its own
+ * labels (CAVIA likewise modulates an inner layer, not the last one).
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -37,6 +42,8 @@ export interface MetaClassifierOptions {
   outputs: number;
   /** Classification (default) or regression. */
   kind?: TaskKind;
+  /** Width of the hidden layer after the modulation (default: the feature size). */
+  hiddenSize?: number;
   /** Size of the task context vector c (default 32). */
   contextSize?: number;
   /**
@@ -83,9 +90,12 @@ export class MetaClassifier extends BaseMetaLearner {
       torchDefaultUniform(options.rng, [contextSize, 2 * featureSize], contextSize),
       tf.zeros([2 * featureSize]),
     ];
+    const hidden = options.hiddenSize ?? featureSize;
     const head = [
-      torchDefaultUniform(options.rng, [featureSize, options.outputs], featureSize),
-      torchDefaultUniform(options.rng, [options.outputs], featureSize),
+      torchDefaultUniform(options.rng, [featureSize, hidden], featureSize),
+      torchDefaultUniform(options.rng, [hidden], featureSize),
+      torchDefaultUniform(options.rng, [hidden, options.outputs], hidden),
+      torchDefaultUniform(options.rng, [options.outputs], hidden),
     ];
     super(
       "metaclassifier",
@@ -95,6 +105,8 @@ export class MetaClassifier extends BaseMetaLearner {
         ...base.paramSpecs.slice(0, base.headStart).map((s) => `base/${s.name}`),
         "meta/film/kernel",
         "meta/film/bias",
+        "meta/hidden/kernel",
+        "meta/hidden/bias",
         "meta/head/kernel",
         "meta/head/bias",
       ],
@@ -111,12 +123,13 @@ export class MetaClassifier extends BaseMetaLearner {
   forward(params: tf.Tensor[], context: tf.Tensor, x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const n = this.#bodyCount;
-      const [filmW, filmB, headW, headB] = params.slice(n);
+      const [filmW, filmB, hiddenW, hiddenB, headW, headB] = params.slice(n);
       const h = this.base.embed(params.slice(0, n), x, { training: this.training });
       const gb = tf.add(tf.matMul(context, filmW), filmB); // [1, 2D]
       const [gamma, beta] = tf.split(gb, 2, 1);
       const modulated = tf.add(tf.mul(h, tf.add(1, gamma)), beta);
-      return tf.add(tf.matMul(modulated, headW), headB);
+      const z = tf.relu(tf.add(tf.matMul(modulated, hiddenW), hiddenB));
+      return tf.add(tf.matMul(z, headW), headB);
     });
   }
 

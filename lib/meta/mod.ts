@@ -27,7 +27,9 @@ export {
 } from "./objective.ts";
 export {
   accuracy,
+  constantMax,
   crossEntropy,
+  logSoftmax,
   meanSquaredError,
   squaredDistance,
   squaredNorm,
@@ -61,5 +63,7 @@ export {
   disposeEpisodes,
   metaTrain,
   type MetaTrainOptions,
+  taskSampler,
+  type TaskSource,
   type TrainingHistory,
 } from "./train.ts";

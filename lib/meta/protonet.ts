@@ -51,7 +51,7 @@ export function negativeSquaredDistances(queries: tf.Tensor, protos: tf.Tensor):
 
 /** Prototypical Networks. */
 export class ProtoNet extends BaseMetaLearner {
-  /** The embedding network (its `embed` is used). */
+  /** The embedding network: its output (`apply`) is the embedding (e.g. `conv4({outputs: 0})`). */
   readonly model: FunctionalModel;
   /** Batch-norm mode. */
   readonly training: boolean;
@@ -73,11 +73,11 @@ export class ProtoNet extends BaseMetaLearner {
   logits(params: tf.Tensor[], support: LabelledSet, queryX: tf.Tensor): tf.Tensor2D {
     const ways = countWays(support.y);
     const protos = prototypes(
-      this.model.embed(params, support.x, { training: this.training }),
+      this.model.apply(params, support.x, { training: this.training }),
       support.y,
       ways,
     );
-    const q = this.model.embed(params, queryX, { training: this.training });
+    const q = this.model.apply(params, queryX, { training: this.training });
     return negativeSquaredDistances(q, protos);
   }
 
@@ -92,7 +92,7 @@ export class ProtoNet extends BaseMetaLearner {
     const ways = countWays(support.y);
     const protos = tf.tidy(() =>
       prototypes(
-        this.model.embed(this.params, support.x, { training: this.training }),
+        this.model.apply(this.params, support.x, { training: this.training }),
         support.y,
         ways,
       )
@@ -101,7 +101,7 @@ export class ProtoNet extends BaseMetaLearner {
       predict: (x) =>
         tf.tidy(() =>
           negativeSquaredDistances(
-            this.model.embed(this.params, x, { training: this.training }),
+            this.model.apply(this.params, x, { training: this.training }),
             protos,
           )
         ),

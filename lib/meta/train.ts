@@ -3,6 +3,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import type { Rng } from "../random/mod.ts";
 import { setLearningRate } from "./base.ts";
 import type { Episode, MetaLearner, StepStats, TaskSampler } from "./types.ts";
 
@@ -105,4 +106,15 @@ export async function metaTrain(
   }
   history.wallMs = performance.now() - t0;
   return history;
+}
+
+/** Anything that samples one task from a seeded generator (`EpisodeSampler`, `RegressionTaskSampler`). */
+export interface TaskSource {
+  /** One fresh task. */
+  sample(rng: Rng): Episode;
+}
+
+/** A {@linkcode TaskSampler} drawing meta-batches from `source` with the generator `rng`. */
+export function taskSampler(source: TaskSource, rng: Rng): TaskSampler {
+  return (count) => Array.from({ length: count }, () => source.sample(rng));
 }
