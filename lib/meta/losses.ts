@@ -14,11 +14,11 @@ import type { TaskKind } from "./types.ts";
  * second-order gradients through a plain max-shift fail.
  */
 export function constantMax(x: tf.Tensor, axis = -1): tf.Tensor {
-  const f = tf.customGrad((input: tf.Tensor) => ({
+  const f = tf.customGrad(((input: tf.Tensor) => ({
     value: tf.max(input, axis, true),
     gradFunc: () => tf.zerosLike(input),
-  }));
-  return (f as unknown as (x: tf.Tensor) => tf.Tensor)(x);
+  })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(x);
 }
 
 /** Numerically stable log-softmax over the last axis, differentiable to any order. */
