@@ -1,0 +1,167 @@
+/**
+ * `deno task reproduce [NAME…] [--quick] [--out DIR] [--seed N] [--backend B] [--resume]
+ * [--force] [--set key=value]… [--list]`
+ *
+ * Runs the named experiments (all of them by default; those whose data is missing are
+ * listed with the command that gets it), shows progress, writes one `result.json` per
+ * run and a self-contained HTML report. Thin: parse, call `lib/experiments`, print.
+ * @module
+ */
+import { parseArgs } from "./args.ts";
+import { initBackend } from "../backend/mod.ts";
+import {
+  type ConfigField,
+  EXPERIMENTS,
+  findExperiment,
+  parseOverrides,
+  runExperiment,
+  type RunResult,
+  writeReport,
+} from "../experiments/mod.ts";
+import { progressReporter } from "../progress/mod.ts";
+
+const USAGE = `usage: deno task reproduce [NAME…] [options]
+
+Runs MetaLab's experiments and writes results/<preset>/<name>/result.json and report.html.
+
+options:
+  --quick            small configs (minutes); default is the full published schedules
+  --out DIR          output folder (default results/quick or results/full)
+  --seed N           seed (default 0)
+  --backend B        auto | webgpu | wasm | cpu (default auto)
+  --set key=value    override a config value (repeatable; applies to every named experiment)
+  --resume           continue interrupted runs from their last checkpoint
+  --force            overwrite another run's results in the output folder
+  --list             list the experiments and their config knobs, then exit
+  --help             this text`;
+
+function describeField(key: string, f: ConfigField): string {
+  const range = f.kind === "int" || f.kind === "number"
+    ? `${f.kind} in [${f.min}, ${f.max}]`
+    : f.kind === "choice"
+    ? f.choices.join("|")
+    : "bool";
+  return `    ${key.padEnd(16)} ${range.padEnd(24)} quick=${f.quick} full=${f.full}  ${f.doc}`;
+}
+
+async function main(): Promise<number> {
+  const { positional, flags } = parseArgs(Deno.args, {
+    quick: "bool",
+    out: "string",
+    seed: "string",
+    backend: "string",
+    set: "list",
+    resume: "bool",
+    force: "bool",
+    list: "bool",
+    help: "bool",
+  });
+  if (flags.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (flags.list) {
+    for (const e of EXPERIMENTS) {
+      const data = e.needs.length ? `  [needs ${e.needs.map((n) => n.name).join(", ")}]` : "";
+      console.log(`${e.name}${data}\n  ${e.title}`);
+      for (const [k, f] of Object.entries(e.schema)) console.log(describeField(k, f));
+    }
+    return 0;
+  }
+  const preset = flags.quick ? "quick" : "full";
+  const seed = flags.seed === undefined ? 0 : Number(flags.seed);
+  if (!Number.isSafeInteger(seed) || seed < 0) {
+    throw new Error(`--seed must be a non-negative integer, got "${flags.seed}"`);
+  }
+  const outDir = (flags.out as string | undefined) ?? `results/${preset}`;
+  const overrides = parseOverrides((flags.set as string[] | undefined) ?? []);
+  const chosen = positional.length ? positional.map(findExperiment) : EXPERIMENTS;
+
+  const runnable = chosen.filter((e) => e.needs.every((n) => n.available()));
+  for (const e of chosen.filter((e) => !runnable.includes(e))) {
+    const missing = e.needs.filter((n) => !n.available());
+    console.log(
+      `skipping ${e.name}: needs ${missing.map((n) => n.name).join(", ")} — get it with: ${
+        missing.map((n) => n.howToGet).join("; ")
+      }`,
+    );
+    if (positional.length) return 1; // explicitly asked for, cannot run
+  }
+  const backend = await initBackend((flags.backend as string | undefined) ?? "auto");
+  console.log(
+    `MetaLab reproduce: ${runnable.length} experiment(s), preset ${preset}, seed ${seed}, ` +
+      `backend ${backend.name}, output ${outDir}/`,
+  );
+
+  const controller = new AbortController();
+  const onInterrupt = () => {
+    if (controller.signal.aborted) Deno.exit(130);
+    console.log("\ninterrupt: stopping at the next step (Ctrl-C again to quit at once)");
+    controller.abort();
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
+
+  const results: RunResult[] = [];
+  let failures = 0;
+  try {
+    for (const experiment of runnable) {
+      // Overrides name keys of particular experiments; apply each where the key exists.
+      const own = Object.fromEntries(
+        Object.entries(overrides).filter(([k]) => k in experiment.schema),
+      );
+      const progress = progressReporter({ label: experiment.name });
+      try {
+        const result = await runExperiment(experiment, {
+          preset,
+          seed,
+          overrides: own,
+          outDir,
+          resume: Boolean(flags.resume),
+          force: Boolean(flags.force),
+          progress: (step, total, values) => progress.update(step, total, values),
+          signal: controller.signal,
+          log: (m) => progress.log(m),
+        });
+        progress.done();
+        results.push(result);
+        for (const m of result.metrics) {
+          const ci = m.ci95 !== undefined ? ` ± ${m.ci95.toFixed(2)}` : "";
+          const pub = m.published
+            ? `   (published ${m.published.value}${
+              m.published.ci95 !== undefined ? ` ± ${m.published.ci95}` : ""
+            }, ${m.published.source})`
+            : "";
+          console.log(
+            `  ${m.name}: ${m.value.toFixed(m.unit === "%" ? 1 : 3)}${ci} ${m.unit}${pub}`,
+          );
+        }
+        console.log(`  wall time ${result.wallTimeS.toFixed(1)} s → ${outDir}/${experiment.name}/`);
+      } catch (e) {
+        progress.done();
+        if (controller.signal.aborted) {
+          console.log(`${experiment.name}: ${(e as Error).message}`);
+          return 130;
+        }
+        failures++;
+        console.error(`${experiment.name} failed: ${(e as Error).message}`);
+      }
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+  }
+  if (results.length > 0) {
+    const path = `${outDir}/report.html`;
+    await writeReport(path, results);
+    console.log(`report: ${path}`);
+  }
+  return failures > 0 ? 1 : 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    Deno.exit(2);
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The reproduction report: one self-contained HTML file (plotly.js inlined once, works
+ * offline) with a table of our numbers against the published ones and every run's
+ * training and evaluation curves.
+ * @module
+ */
+import {
+  type Cell,
+  learningCurveFigure,
+  lineFigure,
+  type PlotlyFigure,
+  tableFigure,
+  writeHtmlReport,
+} from "../plot/mod.ts";
+import type { RunResult } from "./results.ts";
+import type { Curve, Metric } from "./types.ts";
+
+/** Whether `m` agrees with its published number: the two 95% intervals overlap. */
+export function agreesWithPublished(m: Metric): boolean | null {
+  if (!m.published) return null;
+  const ours = m.ci95 ?? 0;
+  const theirs = m.published.ci95 ?? 0;
+  return Math.abs(m.value - m.published.value) <= ours + theirs;
+}
+
+function fmt(value: number, ci: number | undefined, unit: string): string {
+  const digits = unit === "%" ? 1 : 3;
+  return ci === undefined
+    ? value.toFixed(digits)
+    : `${value.toFixed(digits)} ± ${ci.toFixed(digits)}`;
+}
+
+/** The ours-vs-published table as rows (also used by notebooks). */
+export function comparisonRows(results: RunResult[]): Cell[][] {
+  const rows: Cell[][] = [];
+  for (const r of results) {
+    for (const m of r.metrics) {
+      const agree = agreesWithPublished(m);
+      rows.push([
+        r.experiment,
+        m.name,
+        `${fmt(m.value, m.ci95, m.unit)} ${m.unit}`,
+        m.published ? `${fmt(m.published.value, m.published.ci95, m.unit)} ${m.unit}` : "—",
+        agree === null ? "—" : agree ? "yes" : "no",
+        m.published?.source ?? "",
+        `${r.preset}, ${r.wallTimeS.toFixed(0)} s`,
+      ]);
+    }
+  }
+  return rows;
+}
+
+/** The figure for one curve of a run. */
+export function curveFigure(curve: Curve, experiment?: string): PlotlyFigure {
+  const title = experiment ? `${experiment}: ${curve.title}` : curve.title;
+  const withBands = curve.series.every((s) => s.band);
+  return withBands
+    ? learningCurveFigure(
+      curve.series.map((s) => ({ name: s.name, x: s.x, mean: s.y, halfWidth: s.band! })),
+      { title, xTitle: curve.xLabel, yTitle: curve.yLabel },
+    )
+    : lineFigure(curve.series.map((s) => ({ name: s.name, x: s.x, y: s.y })), {
+      title,
+      xTitle: curve.xLabel,
+      yTitle: curve.yLabel,
+    });
+}
+
+/** Writes the HTML report of `results` to `path` (atomically). */
+export async function writeReport(path: string, results: RunResult[]): Promise<void> {
+  const table = tableFigure(
+    ["experiment", "metric", "ours (95% CI)", "published", "agrees", "source", "run"],
+    comparisonRows(results),
+    { title: "MetaLab reproductions: ours vs published" },
+  );
+  const figures = [table];
+  for (const r of results) for (const c of r.curves) figures.push(curveFigure(c, r.experiment));
+  const backends = [...new Set(results.map((r) => r.backend))].join(", ");
+  await writeHtmlReport(path, figures, {
+    title: "MetaLab reproduction report",
+    text: [
+      `Generated ${new Date().toISOString()} by deno task reproduce on backend ${backends}; ` +
+      `MetaLab ${results[0]?.versions.metalab}, tfjs ${results[0]?.versions.tfjs}, ` +
+      `Deno ${results[0]?.versions.deno}.`,
+      "An entry agrees with the published number when the two 95% intervals overlap.",
+      ...results.flatMap((r) => r.notes.map((n) => `${r.experiment}: ${n}`)),
+    ],
+  });
+}

@@ -1,0 +1,132 @@
+/**
+ * The results file of one run (`<out>/<experiment>/result.json`) and its schema check.
+ * The file holds everything needed to judge and reproduce the run: config, seed,
+ * versions, backend, wall time, metrics with 95% CIs and the published numbers.
+ * @module
+ */
+import type { Curve, Metric } from "./types.ts";
+import type { Preset } from "./config.ts";
+
+/** Schema identifier written into every results file. */
+export const RESULT_SCHEMA = "metalab.result/1";
+
+/** The identity of a run: two runs with the same identity give the same numbers. */
+export interface RunIdentity {
+  /** Experiment name. */
+  experiment: string;
+  /** Preset the config started from. */
+  preset: Preset;
+  /** The resolved config. */
+  config: Record<string, unknown>;
+  /** The seed. */
+  seed: number;
+}
+
+/** The content of a results file. */
+export interface RunResult extends RunIdentity {
+  /** Always {@linkcode RESULT_SCHEMA}. */
+  schema: typeof RESULT_SCHEMA;
+  /** Experiment title. */
+  title: string;
+  /** Versions of what produced the numbers. */
+  versions: { metalab: string; tfjs: string; deno: string; v8: string; typescript: string };
+  /** The tfjs backend the run used. */
+  backend: string;
+  /** ISO time the run started. */
+  startedAt: string;
+  /** Wall time in seconds (this session only if resumed). */
+  wallTimeS: number;
+  /** The step a resumed run continued from, or null. */
+  resumedFromStep: number | null;
+  /** Headline numbers. */
+  metrics: Metric[];
+  /** Curves for plots. */
+  curves: Curve[];
+  /** Remarks. */
+  notes: string[];
+}
+
+/** The version of MetaLab written into results. */
+export const METALAB_VERSION = "0.1.0";
+
+/** Problems found in a results object (empty when it matches the schema). */
+export function validateResult(value: unknown): string[] {
+  const problems: string[] = [];
+  const isObj = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
+  if (!isObj(value)) return ["result is not a JSON object"];
+  const need = (key: string, check: (v: unknown) => boolean, what: string) => {
+    if (!check(value[key])) problems.push(`"${key}" must be ${what}`);
+  };
+  const isNum = (v: unknown) => typeof v === "number" && Number.isFinite(v);
+  const isStr = (v: unknown) => typeof v === "string" && v.length > 0;
+  need("schema", (v) => v === RESULT_SCHEMA, `"${RESULT_SCHEMA}"`);
+  need("experiment", isStr, "a non-empty string");
+  need("title", isStr, "a non-empty string");
+  need("preset", (v) => v === "quick" || v === "full", `"quick" or "full"`);
+  need("config", isObj, "an object");
+  need("seed", (v) => Number.isInteger(v), "an integer");
+  need("backend", isStr, "a non-empty string");
+  need("startedAt", (v) => isStr(v) && !Number.isNaN(Date.parse(v as string)), "an ISO date");
+  need("wallTimeS", (v) => isNum(v) && (v as number) >= 0, "a non-negative number");
+  need(
+    "versions",
+    (v) => isObj(v) && ["metalab", "tfjs", "deno"].every((k) => isStr(v[k])),
+    "an object with metalab, tfjs and deno versions",
+  );
+  need("notes", (v) => Array.isArray(v) && v.every(isStr), "an array of strings");
+  if (!Array.isArray(value.metrics) || value.metrics.length === 0) {
+    problems.push(`"metrics" must be a non-empty array`);
+  } else {
+    value.metrics.forEach((m, i) => {
+      if (!isObj(m)) return problems.push(`metrics[${i}] is not an object`);
+      if (!isStr(m.name)) problems.push(`metrics[${i}].name must be a string`);
+      if (!isNum(m.value)) problems.push(`metrics[${i}].value must be a finite number`);
+      if (m.ci95 !== undefined && !(isNum(m.ci95) && (m.ci95 as number) >= 0)) {
+        problems.push(`metrics[${i}].ci95 must be a non-negative number`);
+      }
+      if (typeof m.higherIsBetter !== "boolean") {
+        problems.push(`metrics[${i}].higherIsBetter must be a boolean`);
+      }
+      if (m.published !== undefined) {
+        const p = m.published;
+        if (!isObj(p) || !isNum(p.value) || !isStr(p.source)) {
+          problems.push(`metrics[${i}].published must have a numeric value and a source`);
+        }
+      }
+    });
+  }
+  if (!Array.isArray(value.curves)) problems.push(`"curves" must be an array`);
+  else {
+    value.curves.forEach((c, i) => {
+      if (!isObj(c) || !Array.isArray(c.series)) {
+        return problems.push(`curves[${i}] must have series`);
+      }
+      c.series.forEach((s: unknown, j: number) => {
+        if (
+          !isObj(s) || !Array.isArray(s.x) || !Array.isArray(s.y) || s.x.length !== s.y.length
+        ) {
+          problems.push(`curves[${i}].series[${j}] must have x and y of equal length`);
+        }
+      });
+    });
+  }
+  return problems;
+}
+
+/** Whether two run identities are the same run (same experiment, preset, config, seed). */
+export function sameRun(a: RunIdentity, b: RunIdentity): boolean {
+  return a.experiment === b.experiment && a.preset === b.preset && a.seed === b.seed &&
+    stableJson(a.config) === stableJson(b.config);
+}
+
+/** JSON with sorted keys, so equal configs serialise equally. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_k, v) =>
+      v && typeof v === "object" && !Array.isArray(v)
+        ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+        : v,
+  );
+}
