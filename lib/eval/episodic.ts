@@ -1,0 +1,107 @@
+/**
+ * Episodic evaluation on new tasks: adapt on each task's support set, score on its query
+ * set, and report the mean with a 95% confidence interval over many episodes (≥ 600 by
+ * default, as in Finn et al. and Snell et al.).
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { accuracy, disposeEpisodes, meanSquaredError } from "../meta/mod.ts";
+import type { Episode, MetaLearner, TaskKind } from "../meta/mod.ts";
+
+/** Mean, standard deviation and 95% half-width of a sample. */
+export interface ConfidenceInterval {
+  /** Sample mean. */
+  mean: number;
+  /** Standard deviation (population form, ddof = 0, as numpy's default used by the papers' code). */
+  std: number;
+  /** Half-width of the 95% interval: 1.96 · std / √n. */
+  ci95: number;
+  /** Sample size. */
+  n: number;
+}
+
+/** mean ± 1.96·std/√n of `values` (normal approximation; std with ddof = 0). */
+export function confidenceInterval(values: ArrayLike<number>): ConfidenceInterval {
+  const n = values.length;
+  if (n === 0) throw new RangeError("confidenceInterval: no values");
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += values[i];
+  const mean = sum / n;
+  let sq = 0;
+  for (let i = 0; i < n; i++) sq += (values[i] - mean) ** 2;
+  const std = Math.sqrt(sq / n);
+  return { mean, std, ci95: (1.96 * std) / Math.sqrt(n), n };
+}
+
+/** The result of {@linkcode evaluate}. */
+export interface EvalResult extends ConfidenceInterval {
+  /** `"accuracy"` (classification) or `"mse"` (regression). */
+  metric: "accuracy" | "mse";
+  /** Adaptation steps used at test time (undefined: the learner's default). */
+  steps?: number;
+  /** The per-episode values. */
+  values: number[];
+}
+
+/** Options of {@linkcode evaluate}. */
+export interface EvaluateOptions {
+  /** Number of test episodes (default 600). */
+  episodes?: number;
+  /** Test-time adaptation steps (default: the learner's training value). */
+  steps?: number;
+  /** Test-time inner rate (default: the learner's training value). */
+  lr?: number;
+  /** Called after each episode with its index and value. */
+  onEpisode?: (index: number, value: number) => void;
+}
+
+/** Scores one adapted episode: accuracy or MSE on its query set. */
+export function scoreEpisode(
+  learner: Pick<MetaLearner, "adapt" | "kind">,
+  task: Episode,
+  options: { steps?: number; lr?: number } = {},
+): number {
+  const adapted = learner.adapt(task.support, options);
+  try {
+    return tf.tidy(() => {
+      const out = adapted.predict(task.query.x);
+      const v = learner.kind === "classification"
+        ? accuracy(out, task.query.y)
+        : meanSquaredError(out, task.query.y);
+      return v.dataSync()[0];
+    });
+  } finally {
+    adapted.dispose();
+  }
+}
+
+/**
+ * Mean accuracy (or MSE) with a 95% CI over `episodes` new tasks drawn one at a time from
+ * `sample` (which should draw from the meta-test split). Tasks are disposed after use.
+ */
+export function evaluate(
+  learner: Pick<MetaLearner, "adapt" | "kind">,
+  sample: () => Episode,
+  options: EvaluateOptions = {},
+): EvalResult {
+  const { episodes = 600, steps, lr, onEpisode } = options;
+  if (!Number.isInteger(episodes) || episodes < 1) {
+    throw new RangeError(`evaluate: episodes must be an integer ≥ 1, got ${episodes}`);
+  }
+  const values: number[] = [];
+  for (let i = 0; i < episodes; i++) {
+    const task = sample();
+    try {
+      values.push(scoreEpisode(learner, task, { steps, lr }));
+    } finally {
+      disposeEpisodes([task]);
+    }
+    onEpisode?.(i, values[i]);
+  }
+  return { metric: metricFor(learner.kind), steps, values, ...confidenceInterval(values) };
+}
+
+/** The metric name of a task kind. */
+export function metricFor(kind: TaskKind): "accuracy" | "mse" {
+  return kind === "classification" ? "accuracy" : "mse";
+}

@@ -1,0 +1,22 @@
+/**
+ * Evaluation on new tasks: episodic accuracy / MSE with 95% confidence intervals, the
+ * published numbers we compare against, the pretrained baseline of Finn et al., and the
+ * experiment functions the notebooks call (config in, result out).
+ * @module
+ */
+export {
+  type ConfidenceInterval,
+  confidenceInterval,
+  type EvalResult,
+  evaluate,
+  type EvaluateOptions,
+  metricFor,
+  scoreEpisode,
+} from "./episodic.ts";
+export {
+  compareWithPublished,
+  type Comparison,
+  PUBLISHED,
+  type PublishedNumber,
+} from "./published.ts";
+export { PretrainedBaseline, type PretrainedOptions } from "./pretrained.ts";

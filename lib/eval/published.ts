@@ -1,0 +1,70 @@
+/**
+ * Published numbers MetaLab reproduces, and the comparison record {ours, ci95, published,
+ * within}.
+ * @module
+ */
+import type { ConfidenceInterval } from "./episodic.ts";
+
+/** A number from a paper. */
+export interface PublishedNumber {
+  /** The value (accuracy as a fraction, or MSE). */
+  value: number;
+  /** The paper's own 95% half-width, when it gives one. */
+  ci95?: number;
+  /** Where it comes from. */
+  source: string;
+}
+
+/** Our result beside a published one. */
+export interface Comparison {
+  /** Our mean. */
+  ours: number;
+  /** Our 95% half-width. */
+  ci95: number;
+  /** The published value. */
+  published: number;
+  /** The published 95% half-width, if any. */
+  publishedCi95?: number;
+  /** True when the intervals overlap: |ours − published| ≤ ci95 + publishedCi95. */
+  within: boolean;
+  /** The citation. */
+  source: string;
+}
+
+/** Compares a result with a published number (overlap of the 95% intervals). */
+export function compareWithPublished(
+  result: Pick<ConfidenceInterval, "mean" | "ci95">,
+  published: PublishedNumber,
+): Comparison {
+  const slack = result.ci95 + (published.ci95 ?? 0);
+  return {
+    ours: result.mean,
+    ci95: result.ci95,
+    published: published.value,
+    publishedCi95: published.ci95,
+    within: Math.abs(result.mean - published.value) <= slack,
+    source: published.source,
+  };
+}
+
+const FINN = "Finn, Abbeel & Levine 2017 (MAML)";
+const SNELL = "Snell, Swersky & Zemel 2017 (Prototypical Networks)";
+
+/** The published numbers of issue 4 (accuracies as fractions, sinusoid as MSE). */
+export const PUBLISHED: Readonly<Record<string, PublishedNumber>> = Object.freeze({
+  "sinusoid/k5/maml/1": { value: 0.67, source: `${FINN}, Fig. 2/Table` },
+  "sinusoid/k5/maml/10": { value: 0.35, source: `${FINN}, Fig. 2/Table` },
+  "sinusoid/k5/pretrained/1": { value: 2.41, source: `${FINN}, Fig. 2/Table` },
+  "sinusoid/k5/pretrained/10": { value: 2.19, source: `${FINN}, Fig. 2/Table` },
+  "omniglot/5w1s/protonet": { value: 0.988, source: `${SNELL}, Table 1` },
+  "omniglot/5w5s/protonet": { value: 0.997, source: `${SNELL}, Table 1` },
+  "omniglot/20w1s/protonet": { value: 0.960, source: `${SNELL}, Table 1` },
+  "omniglot/20w5s/protonet": { value: 0.989, source: `${SNELL}, Table 1` },
+  "omniglot/5w1s/maml": { value: 0.987, ci95: 0.004, source: `${FINN}, Table 1` },
+  "omniglot/20w1s/maml": { value: 0.958, ci95: 0.003, source: `${FINN}, Table 1` },
+  "omniglot/5w1s/protonet-anchor": {
+    value: 0.955,
+    ci95: 0.004,
+    source: "PyTorch ProtoNet on this machine, 5,000 episodes, background set only (issue 4)",
+  },
+});
