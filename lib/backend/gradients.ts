@@ -16,6 +16,9 @@
  *   mask, so this holds for any padding; windows the kernel gives no gradient get 0). Overlapping windows (filter > stride) get a clear
  *   error.
  * - `AvgPoolGrad(dy, x)` is linear in `dy`; its transpose is `avgPool` itself.
+ *
+ * One replacement for speed: tfjs's `Relu` gradient is `dy · cast(step(x), float32)`, whose
+ * cast copies a float32 tensor to float32; MetaLab's is `dy · step(x)` (same numbers).
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -129,6 +132,17 @@ const avgPoolGradGrad: tf.GradConfig = {
   },
 };
 
+const METALAB_GRADIENT = Symbol.for("metalab.gradient");
+
+const reluGrad: tf.GradConfig = {
+  kernelName: "Relu",
+  inputsToSave: ["x"],
+  gradFunc: (dy, saved) => {
+    const [x] = saved;
+    return { x: () => tf.mul(dy as tf.Tensor, tf.step(x)) };
+  },
+};
+
 /** The gradients MetaLab adds, by kernel name. */
 export const ADDED_GRADIENTS: readonly string[] = [
   "Conv2DBackpropFilter",
@@ -146,6 +160,10 @@ export function registerGradients(): string[] {
     if (tf.getGradient(config.kernelName) != null) continue;
     tf.registerGradient(config);
     added.push(config.kernelName);
+  }
+  const relu = tf.getGradient("Relu") as (tf.GradConfig & { [METALAB_GRADIENT]?: boolean });
+  if (!relu?.[METALAB_GRADIENT]) {
+    tf.registerGradient(Object.assign(reluGrad, { [METALAB_GRADIENT]: true }));
   }
   return added;
 }

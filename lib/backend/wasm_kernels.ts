@@ -13,6 +13,16 @@
  *   a conv of the stride-upsampled, padded `dy` with the spatially flipped, in/out-swapped
  *   filter (≈ 40 ms).
  *
+ * - `MaxPoolGrad` (present, but 144 ms for 80×28×28×64): a plain loop over the wasm heap from
+ *   JS, ≈ 10 ms, with the cpu backend's tie-breaking (the first maximum of a window gets the
+ *   gradient; tfjs's wasm kernel drops it for windows of equal zeros).
+ * - `Sum` and `Mean` over leading axes (every per-channel reduction of batch norm and of the
+ *   gradients of broadcasting ops): tfjs's wasm kernels transpose first (30–38 ms for
+ *   80×28×28×64); one XNNPACK global average pool does it in ≈ 2 ms (a ones-row matMul
+ *   would re-pack the tensor as matMul weights on every call: 31 ms). Other reductions go to
+ *   the original kernels.
+ * - `Identity` and float32→float32 `Cast` share the buffer instead of copying it.
+ *
  * Only NHWC with dilation 1 in the original conv is handled (what tfjs's conv2d gradient
  * emits, since dilated convs go through SpaceToBatchND); anything else gets a clear error.
  * @module
@@ -204,6 +214,167 @@ function conv2dBackpropInputWasm(args: {
   return out;
 }
 
+/** wasm `MaxPoolGrad` as a JS loop over the heap (cpu tie-breaking: first maximum wins). */
+function maxPoolGradWasm(args: {
+  inputs: { dy: Info; input: Info; output: Info };
+  backend: AnyBackend;
+  attrs: Record<string, unknown>;
+}): Info {
+  const { inputs: { dy, input }, backend, attrs } = args;
+  const { filterSize, strides, pad, dimRoundingMode } = attrs as {
+    filterSize: number | [number, number];
+    strides: number | [number, number];
+    pad: Pad;
+    dimRoundingMode?: "floor" | "round" | "ceil";
+  };
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    filterSize,
+    strides,
+    1,
+    pad as "valid" | "same" | number,
+    dimRoundingMode,
+  );
+  const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth } = info;
+  const { strideHeight: sh, strideWidth: sw, filterHeight: fh, filterWidth: fw } = info;
+  const top = info.padInfo.top;
+  const left = info.padInfo.left;
+  const dx = backend.makeOutput(input.shape, "float32");
+  // Views are taken after makeOutput, which may grow (and so move) the heap.
+  const dxv = backend.typedArrayFromHeap(dx) as Float32Array;
+  const xv = backend.typedArrayFromHeap(input) as Float32Array;
+  const dyv = backend.typedArrayFromHeap(dy) as Float32Array;
+  dxv.fill(0);
+  if (fh === 2 && fw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0) {
+    // The Conv-4 case, unrolled: 2×2 windows, stride 2, no padding.
+    const rowStride = inWidth * c;
+    let o = 0;
+    for (let b = 0; b < batchSize; b++) {
+      for (let oy = 0; oy < outHeight; oy++) {
+        let i00 = ((b * inHeight + 2 * oy) * inWidth) * c;
+        for (let ox = 0; ox < outWidth; ox++, i00 += 2 * c) {
+          for (let ch = 0; ch < c; ch++, o++) {
+            const a = i00 + ch;
+            const bIdx = a + c;
+            const cIdx = a + rowStride;
+            const dIdx = cIdx + c;
+            let best = -Infinity;
+            let at = -1;
+            if (xv[a] > best) best = xv[at = a];
+            if (xv[bIdx] > best) best = xv[at = bIdx];
+            if (xv[cIdx] > best) best = xv[at = cIdx];
+            if (xv[dIdx] > best) at = dIdx;
+            if (at >= 0) dxv[at] += dyv[o];
+          }
+        }
+      }
+    }
+    return dx;
+  }
+  for (let b = 0; b < batchSize; b++) {
+    for (let oy = 0; oy < outHeight; oy++) {
+      const y0 = oy * sh - top;
+      const yStart = Math.max(0, y0);
+      const yEnd = Math.min(inHeight, y0 + fh);
+      for (let ox = 0; ox < outWidth; ox++) {
+        const x0 = ox * sw - left;
+        const xStart = Math.max(0, x0);
+        const xEnd = Math.min(inWidth, x0 + fw);
+        const dyBase = ((b * outHeight + oy) * outWidth + ox) * c;
+        for (let ch = 0; ch < c; ch++) {
+          let best = -Infinity;
+          let bestIndex = -1;
+          for (let y = yStart; y < yEnd; y++) {
+            let index = ((b * inHeight + y) * inWidth + xStart) * c + ch;
+            for (let x = xStart; x < xEnd; x++, index += c) {
+              const v = xv[index];
+              if (v > best) {
+                best = v;
+                bestIndex = index;
+              }
+            }
+          }
+          if (bestIndex >= 0) dxv[bestIndex] += dyv[dyBase + ch];
+        }
+      }
+    }
+  }
+  return dx;
+}
+
+/** Splits `n` into `a · b` with `a` the largest divisor ≤ √n (a square-ish pooling window). */
+function squarishFactors(n: number): [number, number] {
+  for (let a = Math.floor(Math.sqrt(n)); a > 1; a--) if (n % a === 0) return [a, n / a];
+  return [1, n];
+}
+
+/**
+ * `Sum`/`Mean` over leading axes as one global average pool (XNNPACK, no transpose);
+ * anything else goes to `original`. Below `MIN_ROWS` rows the original kernel is as fast.
+ */
+function leadingAxesReduction(original: tf.KernelFunc, mean: boolean): tf.KernelFunc {
+  const MIN_ROWS = 256;
+  return ((args: {
+    inputs: { x: Info };
+    backend: AnyBackend;
+    attrs: { axis: number | number[]; keepDims: boolean };
+  }) => {
+    const { inputs: { x }, backend, attrs: { axis, keepDims } } = args;
+    const rank = x.shape.length;
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+    const k = axes.length;
+    const leading = k > 0 && k < rank && axes.every((a, i) => a === i);
+    const rows = x.shape.slice(0, k).reduce((a, b) => a * b, 1);
+    const rest = x.shape.slice(k);
+    const cols = rest.reduce((a, b) => a * b, 1);
+    if (x.dtype !== "float32" || !leading || rows < MIN_ROWS || cols === 0) {
+      // deno-lint-ignore no-explicit-any
+      return original(args as any);
+    }
+    const [a, b] = squarishFactors(rows);
+    const x4 = run(backend, "Reshape", { x }, { shape: [1, a, b, cols] });
+    const pooled = run(backend, "AvgPool", { x: x4 }, {
+      filterSize: [a, b],
+      strides: [1, 1],
+      pad: "valid",
+    });
+    let result = pooled;
+    if (!mean) {
+      const scale = backend.makeOutput([], "float32");
+      (backend.typedArrayFromHeap(scale) as Float32Array)[0] = rows;
+      result = run(backend, "Multiply", { a: pooled, b: scale }, {});
+      free(backend, scale, pooled);
+    }
+    const outShape = keepDims ? [...axes.map(() => 1), ...rest] : rest;
+    const out = run(backend, "Reshape", { x: result }, { shape: outShape });
+    free(backend, x4, result);
+    return out;
+  }) as unknown as tf.KernelFunc;
+}
+
+/**
+ * `Identity` and same-dtype `Cast` that share the input's buffer (reference-counted), as the
+ * cpu backend does, instead of copying it: tfjs's gradients of Mul, RealDiv, Square and Relu
+ * cast float32 tensors to float32, which on wasm copied every activation-sized tensor.
+ * tfjs tensors are immutable, so sharing is safe.
+ */
+function sharingIdentity(original: tf.KernelFunc, kernel: "Identity" | "Cast"): tf.KernelFunc {
+  return ((args: {
+    inputs: { x: Info };
+    backend: AnyBackend;
+    attrs: { dtype?: string };
+  }) => {
+    const { inputs: { x }, backend, attrs } = args;
+    const same = kernel === "Identity" || attrs.dtype === x.dtype;
+    if (x.dtype === "string" || !same) {
+      // deno-lint-ignore no-explicit-any
+      return original(args as any);
+    }
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  }) as unknown as tf.KernelFunc;
+}
+
 let registered = false;
 
 /**
@@ -212,8 +383,25 @@ let registered = false;
  * Returns the names of the kernels added or replaced.
  */
 export function registerWasmKernels(): string[] {
-  const names = ["Conv2DBackpropFilter", "Conv2DBackpropInput"];
+  const names = [
+    "Conv2DBackpropFilter",
+    "Conv2DBackpropInput",
+    "MaxPoolGrad",
+    "Sum",
+    "Mean",
+    "Identity",
+    "Cast",
+  ];
   if (registered) return names;
+  const originalOf = (name: string) => {
+    const k = tf.getKernel(name, "wasm") as (tf.KernelConfig & { [METALAB_KERNEL]?: boolean });
+    if (!k) throw new Error(`wasm backend has no ${name} kernel (is tfjs-backend-wasm imported?)`);
+    return k;
+  };
+  const sum = originalOf("Sum");
+  const mean = originalOf("Mean");
+  const identity = originalOf("Identity");
+  const cast = originalOf("Cast");
   const kernels: tf.KernelConfig[] = [
     {
       kernelName: "Conv2DBackpropFilter",
@@ -224,6 +412,40 @@ export function registerWasmKernels(): string[] {
       kernelName: "Conv2DBackpropInput",
       backendName: "wasm",
       kernelFunc: conv2dBackpropInputWasm as unknown as tf.KernelFunc,
+    },
+    {
+      kernelName: "MaxPoolGrad",
+      backendName: "wasm",
+      kernelFunc: maxPoolGradWasm as unknown as tf.KernelFunc,
+    },
+    // The originals' setupFuncs (cwrap of the C kernels) stay attached for the fallbacks.
+    {
+      kernelName: "Sum",
+      backendName: "wasm",
+      setupFunc: sum.setupFunc,
+      kernelFunc: sum[METALAB_KERNEL]
+        ? sum.kernelFunc
+        : leadingAxesReduction(sum.kernelFunc, false),
+    },
+    {
+      kernelName: "Mean",
+      backendName: "wasm",
+      setupFunc: mean.setupFunc,
+      kernelFunc: mean[METALAB_KERNEL]
+        ? mean.kernelFunc
+        : leadingAxesReduction(mean.kernelFunc, true),
+    },
+    {
+      kernelName: "Identity",
+      backendName: "wasm",
+      kernelFunc: identity[METALAB_KERNEL]
+        ? identity.kernelFunc
+        : sharingIdentity(identity.kernelFunc, "Identity"),
+    },
+    {
+      kernelName: "Cast",
+      backendName: "wasm",
+      kernelFunc: cast[METALAB_KERNEL] ? cast.kernelFunc : sharingIdentity(cast.kernelFunc, "Cast"),
     },
   ];
   for (const config of kernels) {
