@@ -6,6 +6,7 @@ import {
   formatProgressLine,
   liveCurve,
   progress,
+  progressReporter,
   textBar,
 } from "../lib/progress/mod.ts";
 import {
@@ -143,6 +144,33 @@ Deno.test("notebook mode: one output, updated in place under its display id", as
   const last = messages.at(-1)!.content.data as Record<string, string>;
   assert.match(last["text/plain"], /5\/5 100% loss 5 .*\(done\)/);
   assert.match(last["text/html"], /<progress value="5" max="5"/);
+});
+
+Deno.test("progressReporter: phases by total, log lines above the live line", async () => {
+  const out: string[] = [];
+  const r = progressReporter({
+    label: "exp",
+    mode: "tty",
+    write: (s) => out.push(s),
+    minIntervalMs: 0,
+    barWidth: 0,
+  });
+  r.update(1, 10, { loss: 2 });
+  r.log("checkpoint saved");
+  r.update(10, 10, { loss: 1 });
+  r.update(5, 600, { acc: 0.9 }); // evaluation: a new phase
+  await r.done();
+  const text = out.join("");
+  assert.match(text, /\r\x1b\[Kcheckpoint saved\n\rexp 1\/10 10% loss 2/);
+  assert.match(text, /exp 10\/10 100% loss 1 .*\n/); // the training phase ends on its own line
+  assert.match(text, /exp 5\/600 0% acc 0\.9 .*\n$/); // the last phase is closed at its step
+  const plain: string[] = [];
+  const p = progressReporter({ mode: "plain", write: (s) => plain.push(s) });
+  p.log("hello");
+  p.update(1, 2);
+  await p.done();
+  assert.equal(plain[0], "hello\n");
+  assert.match(plain.at(-1)!, /1\/2 50% .*\(done\)\n$/);
 });
 
 Deno.test("bad input gets clear errors", () => {

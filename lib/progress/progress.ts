@@ -44,6 +44,8 @@ export interface Progress {
   done(metrics?: Record<string, number>, step?: number): Promise<void>;
   /** The current state (step, metrics, elapsed, ETA). */
   state(): ProgressState;
+  /** Redraws now, ignoring the throttle (e.g. after a log line interrupted the live line). */
+  redraw(): void;
   /** The display actually used. */
   readonly mode: Exclude<ProgressMode, "auto">;
 }
@@ -151,6 +153,12 @@ export function progress(options: ProgressOptions): Progress {
   return {
     mode,
     state,
+    redraw() {
+      if (!finished) {
+        draw(false);
+        lastDraw = now();
+      }
+    },
     update(newStep: number, newMetrics?: Record<string, number>) {
       if (finished) throw new Error(`progress "${label}": update after done()`);
       if (!Number.isFinite(newStep) || newStep < 0) {
