@@ -5,3 +5,5 @@
  */
 export * from "./datasets/mod.ts";
 export * from "./tasks/mod.ts";
+export * from "./plot/mod.ts";
+export * from "./progress/mod.ts";
