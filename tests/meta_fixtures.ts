@@ -5,7 +5,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../lib/random/mod.ts";
-import type { Episode, TaskSampler } from "../lib/meta/mod.ts";
+import { exp2 } from "../lib/meta/mod.ts";
+import type { Episode, FunctionalModel, TaskSampler } from "../lib/meta/mod.ts";
 
 /**
  * N-way classification of Gaussian clusters in `dim` dimensions: each task draws N fresh
@@ -38,4 +39,40 @@ export function clusterSampler(
   options: Parameters<typeof clusterTask>[1] = {},
 ): TaskSampler {
   return (n) => Array.from({ length: n }, () => clusterTask(rng, options));
+}
+
+/**
+ * A smooth MLP (softplus hidden units, written with the second-order-safe `exp2`) for
+ * finite-difference checks: ReLU's kinks make finite differences unreliable, and tfjs's
+ * own tanh/sigmoid gradients cannot be differentiated again (see `exp2`).
+ */
+export function smoothMlp(sizes: number[]): FunctionalModel {
+  const specs = sizes.slice(0, -1).flatMap((n, l) => [
+    { name: `layer${l}/kernel`, shape: [n, sizes[l + 1]] },
+    { name: `layer${l}/bias`, shape: [sizes[l + 1]] },
+  ]);
+  const layers = sizes.length - 1;
+  const embed = (params: tf.Tensor[], x: tf.Tensor) =>
+    tf.tidy(() => {
+      let h = x;
+      for (let l = 0; l < layers - 1; l++) {
+        const z = tf.add(tf.matMul(h, params[2 * l]), params[2 * l + 1]);
+        h = tf.log(tf.add(1, exp2(z)));
+      }
+      return h;
+    });
+  return {
+    name: `smooth-mlp(${sizes.join("-")})`,
+    paramSpecs: specs,
+    headStart: 2 * (layers - 1),
+    init: (rng: Rng) =>
+      specs.map((s) =>
+        tf.tensor(rng.normalArray(s.shape.reduce((a, b) => a * b, 1), 0, 0.5), s.shape)
+      ),
+    embed,
+    apply: (params, x) =>
+      tf.tidy(() =>
+        tf.add(tf.matMul(embed(params, x), params[2 * (layers - 1)]), params[2 * layers - 1])
+      ),
+  };
 }

@@ -14,10 +14,32 @@ import type { TaskKind } from "./types.ts";
  * second-order gradients through a plain max-shift fail.
  */
 export function constantMax(x: tf.Tensor, axis = -1): tf.Tensor {
-  const f = tf.customGrad(((input: tf.Tensor) => ({
-    value: tf.max(input, axis, true),
-    gradFunc: () => tf.zerosLike(input),
-  })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  const f = tf.customGrad(
+    ((input: tf.Tensor) => ({
+      value: tf.max(input, axis, true),
+      gradFunc: () => tf.zerosLike(input),
+    })) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return f(x);
+}
+
+/**
+ * exp(x) whose gradient is computed from the saved *input* (exp(x)·dy) rather than the saved
+ * output. In tfjs 4.22 an op's saved output is a clone taped before the op itself, so it is
+ * pruned from the tape and a gradient written with it cannot be differentiated again: the
+ * second-order MAML gradient through `tf.exp` (also `tanh`, `sigmoid`, `softmax`) silently
+ * misses terms. Saving the input keeps the path on the tape.
+ */
+export function exp2(x: tf.Tensor): tf.Tensor {
+  const f = tf.customGrad(
+    ((input: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([input]);
+      return {
+        value: tf.exp(input),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, exp2(saved[0])),
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
   return f(x);
 }
 
@@ -25,7 +47,7 @@ export function constantMax(x: tf.Tensor, axis = -1): tf.Tensor {
 export function logSoftmax(logits: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const z = tf.sub(logits, constantMax(logits, -1));
-    return tf.sub(z, tf.log(tf.sum(tf.exp(z), -1, true)));
+    return tf.sub(z, tf.log(tf.sum(exp2(z), -1, true)));
   });
 }
 

@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { BaseMetaLearner, resolveObjective, type TaskTerms } from "./base.ts";
-import { accuracy, constantMax } from "./losses.ts";
+import { accuracy, constantMax, exp2 } from "./losses.ts";
 import { countWays, type MetricLearnerOptions } from "./protonet.ts";
 import type { AdaptedModel, Episode, FunctionalModel, LabelledSet } from "./types.ts";
 
@@ -33,7 +33,8 @@ export function matchingLogProbs(
     const cos = tf.matMul(normalise(queryEmb), normalise(supportEmb), false, true); // [m, n]
     const logits = tf.mul(scale, cos);
     const z = tf.sub(logits, constantMax(logits, 1));
-    const attention = tf.div(tf.exp(z), tf.sum(tf.exp(z), 1, true));
+    const e = exp2(z);
+    const attention = tf.div(e, tf.sum(e, 1, true));
     const oneHot = tf.oneHot(tf.cast(supportLabels, "int32").reshape([-1]), ways).toFloat();
     return tf.log(tf.add(tf.matMul(attention, oneHot), EPS)) as tf.Tensor2D;
   });

@@ -42,6 +42,8 @@ export interface MetaClassifierOptions {
   outputs: number;
   /** Classification (default) or regression. */
   kind?: TaskKind;
+  /** Non-linearity of the hidden layer after the modulation (default `tf.relu`). */
+  hiddenActivation?: (x: tf.Tensor) => tf.Tensor;
   /** Width of the hidden layer after the modulation (default: the feature size). */
   hiddenSize?: number;
   /** Size of the task context vector c (default 32). */
@@ -66,6 +68,7 @@ export class MetaClassifier extends BaseMetaLearner {
   /** Batch-norm mode. */
   readonly training: boolean;
   #bodyCount: number;
+  #activation: (x: tf.Tensor) => tf.Tensor;
 
   /** Makes a task-conditioned learner around `base` (its head, if any, is not used). */
   constructor(base: FunctionalModel, options: MetaClassifierOptions) {
@@ -117,6 +120,7 @@ export class MetaClassifier extends BaseMetaLearner {
     this.featureSize = featureSize;
     this.training = options.training ?? true;
     this.#bodyCount = base.headStart;
+    this.#activation = options.hiddenActivation ?? tf.relu;
   }
 
   /** The conditioned forward pass for context `context` `[1, contextSize]`. */
@@ -128,7 +132,7 @@ export class MetaClassifier extends BaseMetaLearner {
       const gb = tf.add(tf.matMul(context, filmW), filmB); // [1, 2D]
       const [gamma, beta] = tf.split(gb, 2, 1);
       const modulated = tf.add(tf.mul(h, tf.add(1, gamma)), beta);
-      const z = tf.relu(tf.add(tf.matMul(modulated, hiddenW), hiddenB));
+      const z = this.#activation(tf.add(tf.matMul(modulated, hiddenW), hiddenB));
       return tf.add(tf.matMul(z, headW), headB);
     });
   }

@@ -29,6 +29,7 @@ export {
   accuracy,
   constantMax,
   crossEntropy,
+  exp2,
   logSoftmax,
   meanSquaredError,
   squaredDistance,

@@ -1,0 +1,157 @@
+// MAML's meta-gradient against finite differences (second order through the inner loop),
+// the first-order approximation differing from it, batched == per-task, Meta-SGD and the
+// task-conditioned MetaClassifier's gradients against finite differences too.
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { initBackend } from "../lib/backend/mod.ts";
+import { mlp } from "../lib/models/mod.ts";
+import { Rng } from "../lib/random/mod.ts";
+import {
+  BaseMetaLearner,
+  disposeEpisodes,
+  exp2,
+  Maml,
+  MetaClassifier,
+  MetaSgd,
+} from "../lib/meta/mod.ts";
+import type { Episode, MetaGradient } from "../lib/meta/mod.ts";
+import { assertAllClose } from "../lib/testing/mod.ts";
+import { clusterTask, smoothMlp } from "./meta_fixtures.ts";
+
+await initBackend("wasm");
+
+function sineTasks(rng: Rng, n: number, k = 5): Episode[] {
+  return Array.from({ length: n }, () => {
+    const a = rng.uniform(0.1, 5);
+    const p = rng.uniform(0, Math.PI);
+    const set = () => {
+      const xs = rng.uniformArray(k, -5, 5);
+      return {
+        x: tf.tensor2d(xs, [k, 1]),
+        y: tf.tensor2d(xs.map((x) => a * Math.sin(x - p)), [k, 1]),
+      };
+    };
+    return { support: set(), query: set() };
+  });
+}
+
+/** The meta-gradient and its parts, computed inside a tidy scope (caller disposes). */
+function gradientsOf(learner: BaseMetaLearner, tasks: Episode[]): MetaGradient {
+  return tf.tidy(() =>
+    learner.metaGradients(tasks) as unknown as tf.TensorContainer
+  ) as unknown as MetaGradient;
+}
+
+function disposeGradient(g: MetaGradient): void {
+  tf.dispose([g.grads, g.total, g.data, g.accuracy ?? []]);
+}
+
+/**
+ * Directional finite differences: for random unit directions v, compares ∇J·v with
+ * (J(θ + εv) − J(θ − εv)) / 2ε (central differences, error O(ε²)).
+ */
+function checkDirectional(learner: BaseMetaLearner, tasks: Episode[], rng: Rng, eps = 1e-2) {
+  const g = gradientsOf(learner, tasks);
+  const grads = g.grads;
+  const analytic: number[] = [];
+  const numeric: number[] = [];
+  for (let d = 0; d < 4; d++) {
+    const v = learner.params.map((p) => tf.tensor(rng.normalArray(p.size), p.shape));
+    const norm = Math.sqrt(v.reduce((s, t) => s + tf.sum(tf.square(t)).dataSync()[0], 0));
+    const unit = v.map((t) => tf.div(t, norm));
+    const at = (sign: number) =>
+      tf.tidy(() => {
+        const shifted = learner.params.map((p, i) => tf.add(p, tf.mul(sign * eps, unit[i])));
+        return learner.metaLoss(shifted, tasks).dataSync()[0];
+      });
+    numeric.push((at(1) - at(-1)) / (2 * eps));
+    analytic.push(
+      tf.tidy(() => tf.addN(grads.map((g, i) => tf.sum(tf.mul(g, unit[i])))).dataSync()[0]),
+    );
+    tf.dispose([v, unit]);
+  }
+  disposeGradient(g);
+  return { analytic, numeric };
+}
+
+Deno.test("MAML second-order meta-gradient matches finite differences; first order differs", () => {
+  const model = smoothMlp([1, 16, 16, 1]);
+  const objective = { innerSteps: 2, innerLr: 0.05, l2: 1e-3, proximal: 0.1, innerProximal: 0.5 };
+  const maml = new Maml(model, { rng: new Rng(3), kind: "regression", objective, batched: false });
+  const fo = new Maml(model, { rng: new Rng(3), kind: "regression", objective, firstOrder: true });
+  const tasks = sineTasks(new Rng(4), 3);
+  const { analytic, numeric } = checkDirectional(maml, tasks, new Rng(5));
+  assertAllClose(analytic, numeric, {
+    rtol: 2e-2,
+    atol: 2e-3,
+    label: "MAML directional derivative",
+  });
+
+  // First-order gradient: a different vector (the Hessian terms are missing).
+  const [g2, g1] = [maml, fo].map((l) => {
+    const g = gradientsOf(l, tasks);
+    const flat = tf.concat(g.grads.map((t) => t.flatten()));
+    disposeGradient(g);
+    return flat;
+  });
+  const rel = tf.tidy(() => tf.norm(tf.sub(g2, g1)).div(tf.norm(g2)).dataSync()[0]);
+  assert.ok(rel > 1e-2, `first-order gradient should differ from second order (rel diff ${rel})`);
+  assert.ok(rel < 1, `first-order gradient should still be related (rel diff ${rel})`);
+  tf.dispose([g1, g2]);
+  disposeEpisodes(tasks);
+  maml.dispose();
+  fo.dispose();
+});
+
+Deno.test("batched sinusoid meta-gradient equals the per-task one", () => {
+  const model = mlp([1, 40, 40, 1]);
+  const objective = { innerSteps: 2, innerLr: 0.01, l2: 1e-3, proximal: 0.05, innerProximal: 0.2 };
+  const batched = new Maml(model, { rng: new Rng(1), kind: "regression", objective });
+  const looped = new Maml(model, {
+    rng: new Rng(1),
+    kind: "regression",
+    objective,
+    batched: false,
+  });
+  const tasks = sineTasks(new Rng(2), 6, 10);
+  const a = gradientsOf(batched, tasks);
+  const b = gradientsOf(looped, tasks);
+  assertAllClose(a.total, b.total, { rtol: 1e-4, label: "meta-loss" });
+  a.grads.forEach((g, i) =>
+    assertAllClose(g, b.grads[i], { rtol: 1e-3, atol: 1e-5, label: model.paramSpecs[i].name })
+  );
+  disposeGradient(a);
+  disposeGradient(b);
+  disposeEpisodes(tasks);
+  batched.dispose();
+  looped.dispose();
+});
+
+Deno.test("Meta-SGD meta-gradient (θ and learned rates) matches finite differences", () => {
+  const learner = new MetaSgd(smoothMlp([8, 12, 3]), {
+    rng: new Rng(7),
+    objective: { innerSteps: 1, innerLr: 0.3 },
+  });
+  const tasks = [1, 2].map((s) => clusterTask(new Rng(s), { ways: 3, shots: 2, queries: 3 }));
+  const { analytic, numeric } = checkDirectional(learner, tasks, new Rng(8));
+  assertAllClose(analytic, numeric, { rtol: 2e-2, atol: 2e-3, label: "Meta-SGD" });
+  disposeEpisodes(tasks);
+  learner.dispose();
+});
+
+Deno.test("MetaClassifier (context inner loop) meta-gradient matches finite differences", () => {
+  const learner = new MetaClassifier(smoothMlp([1, 12, 12, 1]), {
+    rng: new Rng(9),
+    kind: "regression",
+    inputShape: [1],
+    outputs: 1,
+    contextSize: 3,
+    hiddenActivation: (x) => tf.log(tf.add(1, exp2(x))),
+    objective: { innerSteps: 2, innerLr: 0.5, proximal: 0.1 },
+  });
+  const tasks = sineTasks(new Rng(10), 2);
+  const { analytic, numeric } = checkDirectional(learner, tasks, new Rng(11));
+  assertAllClose(analytic, numeric, { rtol: 2e-2, atol: 2e-3, label: "MetaClassifier" });
+  disposeEpisodes(tasks);
+  learner.dispose();
+});
