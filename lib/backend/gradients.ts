@@ -17,6 +17,15 @@
  *   error.
  * - `AvgPoolGrad(dy, x)` is linear in `dy`; its transpose is `avgPool` itself.
  *
+ * - Comparisons (`Equal`, `Greater`, …) are piecewise constant: zero gradients. tfjs's `Max`
+ *   gradient uses `Equal`, so without these a second derivative through `logSumExp` fails.
+ *
+ * Replacements for second order: tfjs's gradients of `Tanh`, `Sigmoid`, `Exp`, `Softmax` and
+ * `LogSoftmax` read the op's saved *output*, which tfjs records on the tape before the op's
+ * own node, so an outer `tf.grads` finds no path through it ("Cannot compute gradient of
+ * y=f(x)"). MetaLab's versions recompute the output from the saved input (one cheap extra
+ * op) and so differentiate again.
+ *
  * One replacement for speed: tfjs's `Relu` gradient is `dy · cast(step(x), float32)`, whose
  * cast copies a float32 tensor to float32; MetaLab's is `dy · step(x)` (same numbers).
  * @module
@@ -143,11 +152,91 @@ const reluGrad: tf.GradConfig = {
   },
 };
 
+const zeroGradients = (kernelName: string): tf.GradConfig => ({
+  kernelName,
+  inputsToSave: ["a", "b"],
+  gradFunc: (_dy, saved) => {
+    const [a, b] = saved;
+    return { a: () => tf.zerosLike(a), b: () => tf.zerosLike(b) };
+  },
+});
+
+const COMPARISONS = ["Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual"];
+
+/** Gradients recomputed from the saved input, so they are differentiable again. */
+const fromInput: tf.GradConfig[] = [
+  {
+    kernelName: "Tanh",
+    inputsToSave: ["x"],
+    gradFunc: (dy, saved) => {
+      const [x] = saved;
+      return { x: () => tf.mul(dy as tf.Tensor, tf.sub(1, tf.square(tf.tanh(x)))) };
+    },
+  },
+  {
+    kernelName: "Sigmoid",
+    inputsToSave: ["x"],
+    gradFunc: (dy, saved) => {
+      const [x] = saved;
+      return {
+        x: () => {
+          const y = tf.sigmoid(x);
+          return tf.mul(dy as tf.Tensor, tf.mul(y, tf.sub(1, y)));
+        },
+      };
+    },
+  },
+  {
+    kernelName: "Exp",
+    inputsToSave: ["x"],
+    gradFunc: (dy, saved) => {
+      const [x] = saved;
+      return { x: () => tf.mul(dy as tf.Tensor, tf.exp(x)) };
+    },
+  },
+  {
+    kernelName: "Softmax",
+    inputsToSave: ["logits"],
+    gradFunc: (dy, saved, attrs) => {
+      const [logits] = saved;
+      const { dim } = attrs as { dim: number };
+      return {
+        logits: () => {
+          const y = tf.softmax(logits, dim);
+          const dyTimesY = tf.mul(dy as tf.Tensor, y);
+          return tf.sub(dyTimesY, tf.mul(tf.sum(dyTimesY, [dim], true), y));
+        },
+      };
+    },
+  },
+  {
+    kernelName: "LogSoftmax",
+    inputsToSave: ["logits"],
+    gradFunc: (dy, saved, attrs) => {
+      const [logits] = saved;
+      const { axis } = attrs as { axis: number };
+      return {
+        logits: () => {
+          const softmax = tf.softmax(logits, axis);
+          return tf.sub(dy as tf.Tensor, tf.mul(tf.sum(dy as tf.Tensor, axis, true), softmax));
+        },
+      };
+    },
+  },
+];
+
 /** The gradients MetaLab adds, by kernel name. */
 export const ADDED_GRADIENTS: readonly string[] = [
   "Conv2DBackpropFilter",
   "MaxPoolGrad",
   "AvgPoolGrad",
+  ...COMPARISONS,
+];
+
+/** The tfjs gradients MetaLab replaces (same values; differentiable again, or faster). */
+export const REPLACED_GRADIENTS: readonly string[] = [
+  ...fromInput.map((g) => g.kernelName),
+  "Relu",
 ];
 
 /**
@@ -156,14 +245,24 @@ export const ADDED_GRADIENTS: readonly string[] = [
  */
 export function registerGradients(): string[] {
   const added: string[] = [];
-  for (const config of [conv2dBackpropFilterGrad, maxPoolGradGrad, avgPoolGradGrad]) {
+  const missing = [
+    conv2dBackpropFilterGrad,
+    maxPoolGradGrad,
+    avgPoolGradGrad,
+    ...COMPARISONS.map(zeroGradients),
+  ];
+  for (const config of missing) {
     if (tf.getGradient(config.kernelName) != null) continue;
     tf.registerGradient(config);
     added.push(config.kernelName);
   }
-  const relu = tf.getGradient("Relu") as (tf.GradConfig & { [METALAB_GRADIENT]?: boolean });
-  if (!relu?.[METALAB_GRADIENT]) {
-    tf.registerGradient(Object.assign(reluGrad, { [METALAB_GRADIENT]: true }));
+  for (const config of [...fromInput, reluGrad]) {
+    const current = tf.getGradient(config.kernelName) as
+      | (tf.GradConfig & { [METALAB_GRADIENT]?: boolean })
+      | undefined;
+    if (!current?.[METALAB_GRADIENT]) {
+      tf.registerGradient(Object.assign(config, { [METALAB_GRADIENT]: true }));
+    }
   }
   return added;
 }

@@ -5,6 +5,6 @@
  */
 export { BACKEND_NAMES, initBackend, registerExtensions } from "./init.ts";
 export type { BackendChoice, BackendInfo } from "./init.ts";
-export { ADDED_GRADIENTS, registerGradients } from "./gradients.ts";
+export { ADDED_GRADIENTS, registerGradients, REPLACED_GRADIENTS } from "./gradients.ts";
 export { registerWasmKernels } from "./wasm_kernels.ts";
 export { wasmBinaryDir } from "./wasm_files.ts";
