@@ -334,6 +334,45 @@ export async function executeNotebook(
   };
 }
 
+/**
+ * Renders an executed notebook to a standalone HTML page (nbconvert's `basic` template,
+ * which adds no scripts of its own), as a browser shows the notebook's `text/html`
+ * outputs: the check that the figures' HTML fallback draws offline.
+ */
+export async function executedNotebookHtml(executedPath: string, htmlPath: string): Promise<void> {
+  const dir = htmlPath.slice(0, htmlPath.lastIndexOf("/"));
+  const base = htmlPath.slice(dir.length + 1).replace(/\.html$/, "");
+  const out = await new Deno.Command("jupyter", {
+    args: [
+      "nbconvert",
+      "--to",
+      "html",
+      "--template",
+      "basic",
+      "--output-dir",
+      dir,
+      "--output",
+      `${base}.body`,
+      executedPath,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(
+      `nbconvert --to html failed for ${executedPath}:\n${
+        new TextDecoder().decode(out.stderr).slice(-2000)
+      }`,
+    );
+  }
+  const body = await Deno.readTextFile(`${dir}/${base}.body.html`);
+  await Deno.writeTextFile(
+    htmlPath,
+    `<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>${base}</title></head>\n<body>\n${body}\n</body></html>\n`,
+  );
+  await Deno.remove(`${dir}/${base}.body.html`);
+}
+
 /** The declared key outputs of a notebook; `plot` is always required. */
 export function expectedOutputs(nb: Notebook): Expectation[] {
   const declared = (nb.metadata?.metalab?.expects ?? []) as Expectation[];

@@ -4,12 +4,16 @@
  * temporary kernelspec that runs this very Deno. A cell error fails the step; so does a
  * missing key output: every notebook must show a Plotly figure, and a notebook whose
  * metadata says `"metalab": { "expects": ["table"] }` must show a result table (see
- * scripts/notebooks.ts). Executed copies go to a temporary folder, never to notebooks/.
+ * scripts/notebooks.ts). Then the executed notebook, rendered to HTML as a browser
+ * without a Plotly renderer shows it, must draw every figure offline in headless Chromium.
+ * Executed copies go to a temporary folder, never to notebooks/.
  * Skipped, with a message, where Jupyter is not installed (CI installs it).
  */
 import assert from "node:assert/strict";
+import { findChromium, renderCheck } from "../lib/plot/mod.ts";
 import {
   errorOutputs,
+  executedNotebookHtml,
   executeNotebook,
   expectedOutputs,
   jupyterAvailable,
@@ -20,7 +24,11 @@ import {
 
 const jupyter = await jupyterAvailable();
 const notebooks = listNotebooks();
+const chromium = findChromium();
 if (!jupyter.ok) console.log(`notebooks_test: ${jupyter.reason}: notebook execution skipped`);
+else if (!chromium) {
+  console.log("notebooks_test: no Chromium: the HTML-fallback render check is skipped");
+}
 
 Deno.test({
   name: `notebooks run on the Deno kernel (${notebooks.length} found)`,
@@ -42,6 +50,18 @@ Deno.test({
           assert.deepEqual(errorOutputs(executed), [], `${name}: cells with errors`);
           const missing = missingOutputs(executed, expectedOutputs(executed));
           assert.deepEqual(missing, [], `${name}: produced no ${missing.join(" and no ")} output`);
+          if (chromium) {
+            // The notebook as a browser shows it without a Plotly renderer: the HTML
+            // fallbacks, plotly.js inlined once, must draw every figure offline.
+            const html = `${outDir}/${name.replace(/\.ipynb$/, ".html")}`;
+            await executedNotebookHtml(result.outputPath, html);
+            const render = await renderCheck(html);
+            assert.deepEqual(render.errors, [], `${name}: page errors in the rendered notebook`);
+            assert.ok(
+              render.ok,
+              `${name}: not every figure drew: ${JSON.stringify(render.figures)}`,
+            );
+          }
         });
       }
     } finally {

@@ -179,6 +179,23 @@ Deno.test("show sends display_data, and update_display_data under a display id",
   await assert.rejects(() => show(fig, { jupyter, update: true }), /needs the displayId/);
 });
 
+Deno.test("a first figure shown under a display id gets plotly.js in an output of its own", async () => {
+  resetInlineState();
+  const jupyter = fakeJupyter();
+  const fig = lineFigure([{ name: "a", y: [1, 2] }]);
+  await show(fig, { jupyter, displayId: "live" });
+  await show(fig, { jupyter, displayId: "live", update: true });
+  assert.deepEqual(jupyter.messages.map((m) => m.type), [
+    "display_data",
+    "display_data",
+    "update_display_data",
+  ]);
+  const html = jupyter.messages.map((m) => (m.content.data as Record<string, string>)["text/html"]);
+  assert.equal(countBanner(html[0]), 1, "the loader carries plotly.js");
+  assert.equal(jupyter.messages[0].content.transient, undefined, "and is never replaced");
+  assert.equal(countBanner(html[1]) + countBanner(html[2]), 0);
+});
+
 Deno.test("show outside a notebook returns the bundle without drawing", async () => {
   resetInlineState();
   const log = console.log;

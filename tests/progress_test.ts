@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { JupyterDisplay } from "../lib/plot/mod.ts";
-import { PLOTLY_MIME } from "../lib/plot/mod.ts";
+import { PLOTLY_MIME, resetInlineState } from "../lib/plot/mod.ts";
 import {
   formatDuration,
   formatProgressLine,
@@ -183,6 +183,7 @@ Deno.test("bad input gets clear errors", () => {
 });
 
 Deno.test("liveCurve: collects series, redraws every k pushes in place", async () => {
+  resetInlineState(); // as in a fresh kernel: plotly.js comes first, in an output of its own
   const { api, messages } = fakeJupyter();
   const curve = liveCurve({ every: 3, jupyter: api, title: "loss" });
   for (let step = 1; step <= 7; step++) await curve.push(step, { train: 1 / step, val: 2 / step });
@@ -191,13 +192,14 @@ Deno.test("liveCurve: collects series, redraws every k pushes in place", async (
   assert.equal(curve.redraws, 3);
   assert.deepEqual(messages.map((m) => m.type), [
     "display_data",
+    "display_data",
     "update_display_data",
     "update_display_data",
   ]);
   assert.equal(fig.data.length, 2);
   assert.deepEqual(fig.data[0].x, [1, 2, 3, 4, 5, 6, 7]);
   const shown =
-    (messages[2].content.data as Record<string, { data: { y: number[] }[] }>)[PLOTLY_MIME];
+    (messages[3].content.data as Record<string, { data: { y: number[] }[] }>)[PLOTLY_MIME];
   assert.equal(shown.data[1].y.length, 7);
   // Outside a notebook nothing is drawn but the figure is kept.
   const offline = liveCurve({ every: 1, jupyter: undefined });

@@ -39,6 +39,7 @@ export {
   figureBundle,
   figureHtml,
   PLOTLY_MIME,
+  plotlyLoaderBundle,
   resetInlineState,
   show,
 } from "./show.ts";

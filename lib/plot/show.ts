@@ -112,9 +112,26 @@ export async function show(
     }
     return figureBundle(fig, { ...options, inlinePlotly: "never" });
   }
+  if (options.displayId && (options.inlinePlotly ?? "auto") === "auto" && !plotlyInlined) {
+    // A figure shown under a display id is replaced by later updates, and plotly.js with
+    // it; so plotly.js goes into an output of its own that stays in the notebook.
+    await sendDisplay(api, plotlyLoaderBundle());
+  }
   const bundle = figureBundle(fig, options);
   await sendDisplay(api, bundle, { displayId: options.displayId, update: options.update });
   return undefined;
+}
+
+/**
+ * An output that only loads plotly.js into the page (for the HTML fallback of later
+ * figures); marks plotly.js as inlined for this kernel session.
+ */
+export function plotlyLoaderBundle(): MimeBundle {
+  plotlyInlined = true;
+  return {
+    "text/html": `<script>${scriptSafe(plotlySource())}</script>`,
+    "text/plain": "(plotly.js loaded for this notebook's figures)",
+  };
 }
 
 /** Forgets that plotly.js was inlined (for tests; a kernel restart does the same). */
