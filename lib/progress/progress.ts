@@ -89,7 +89,8 @@ export function progressBundle(s: ProgressState, finished: boolean): Record<stri
 }
 
 /**
- * Starts a progress display.
+ * Starts a progress display. In a notebook, updates go out while the loop awaits
+ * something (e.g. `await loss.data()`); a loop that never awaits shows them at its end.
  *
  * ```ts
  * const p = progress({ total: 1000, label: "MAML sinusoid" });
