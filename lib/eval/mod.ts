@@ -20,3 +20,26 @@ export {
   type PublishedNumber,
 } from "./published.ts";
 export { PretrainedBaseline, type PretrainedOptions } from "./pretrained.ts";
+export {
+  type ExperimentProgress,
+  type FitCurves,
+  fitCurves,
+  type LearnerResult,
+  OMNIGLOT_FULL,
+  OMNIGLOT_QUICK,
+  type OmniglotConfig,
+  omniglotExperiment,
+  type OmniglotLearnerName,
+  type OmniglotResult,
+  regularisationSweep,
+  SINUSOID_FULL,
+  SINUSOID_QUICK,
+  type SinusoidConfig,
+  sinusoidExperiment,
+  type SinusoidResult,
+  SWEEP_FULL,
+  SWEEP_QUICK,
+  type SweepConfig,
+  type SweepCurve,
+  type SweepResult,
+} from "./experiments.ts";
