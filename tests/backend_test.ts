@@ -152,6 +152,27 @@ Deno.test("wasm Sum and Mean over leading axes (and others) agree with cpu", asy
   }
 });
 
+Deno.test("wasm Tile (block copies) agrees with cpu for broadcasts and general tiles", async () => {
+  const rng = new Rng(6);
+  for (
+    const [shape, reps] of [
+      [[1, 1, 1, 5], [4, 3, 2, 1]],
+      [[2, 3], [3, 2]],
+      [[2, 1, 3], [1, 4, 2]],
+      [[3], [1]],
+      [[2, 2, 1, 2], [2, 1, 3, 2]],
+    ] as Array<[number[], number[]]>
+  ) {
+    const xv = randn(rng, shape);
+    const r = await onBoth(() => tf.tile(tf.tensor(xv, shape), reps));
+    assertAllClose(r.wasm, r.cpu, { rtol: 0, atol: 0, label: `tile ${shape} × ${reps}` });
+  }
+  const ints = await onBoth(() =>
+    tf.cast(tf.tile(tf.tensor([1, 2, 3], [3, 1], "int32"), [2, 2]), "float32")
+  );
+  assertAllClose(ints.wasm, ints.cpu, { rtol: 0, atol: 0, label: "int32 tile" });
+});
+
 Deno.test("wasm Identity/Cast share buffers safely: a clone outlives its source", async () => {
   await initBackend("wasm");
   const before = tf.memory().numTensors;

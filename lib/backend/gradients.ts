@@ -26,8 +26,10 @@
  * y=f(x)"). MetaLab's versions recompute the output from the saved input (one cheap extra
  * op) and so differentiate again.
  *
- * One replacement for speed: tfjs's `Relu` gradient is `dy · cast(step(x), float32)`, whose
- * cast copies a float32 tensor to float32; MetaLab's is `dy · step(x)` (same numbers).
+ * Replacements for speed (same numbers): `Relu`'s gradient without tfjs's float32→float32
+ * cast; `Mean` and `Sum` gradients as one `tile` instead of ones·dy/n (three full-size passes
+ * per batch-norm statistic); `Tile`'s gradient, for a broadcast (tiled axes of size 1), as
+ * one sum instead of a slice-and-add per repetition.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -225,6 +227,70 @@ const fromInput: tf.GradConfig[] = [
   },
 ];
 
+/** The shape `dy` of a reduction over `axes` takes before it is broadcast back to `shape`. */
+function keptShape(shape: number[], axes: number[]): number[] {
+  return shape.map((d, i) => (axes.includes(i) ? 1 : d));
+}
+
+/**
+ * Gradients of `Mean` and `Sum` as one `tile` of the (scaled) upstream gradient: tfjs's
+ * versions materialise a ones tensor and multiply (and divide), three full-size passes.
+ */
+const meanGrad: tf.GradConfig = {
+  kernelName: "Mean",
+  inputsToSave: ["x"],
+  gradFunc: (dy, saved, attrs) => {
+    const [x] = saved;
+    const axes = tf.util.parseAxisParam((attrs as { axis: number | number[] }).axis, x.shape);
+    const size = axes.reduce((n, a) => n * x.shape[a], 1);
+    return {
+      x: () => {
+        const kept = keptShape(x.shape, axes);
+        const reps = x.shape.map((d, i) => (kept[i] === 1 && axes.includes(i) ? d : 1));
+        return tf.tile(tf.div(tf.reshape(dy as tf.Tensor, kept), size), reps);
+      },
+    };
+  },
+};
+
+const sumGrad: tf.GradConfig = {
+  kernelName: "Sum",
+  inputsToSave: ["x"],
+  gradFunc: (dy, saved, attrs) => {
+    const [x] = saved;
+    const axes = tf.util.parseAxisParam((attrs as { axis: number | number[] }).axis, x.shape);
+    return {
+      x: () => {
+        const kept = keptShape(x.shape, axes);
+        const reps = x.shape.map((d, i) => (axes.includes(i) ? d : 1));
+        return tf.tile(tf.cast(tf.reshape(dy as tf.Tensor, kept), "float32"), reps);
+      },
+    };
+  },
+};
+
+/**
+ * `Tile` of a tensor whose tiled axes all have size 1 is a broadcast: its gradient is a sum
+ * over those axes (one reduction). tfjs's version adds up one slice per repetition (tens of
+ * thousands of ops for a batch-norm-sized broadcast); other tiles keep tfjs's gradient.
+ */
+function tileGrad(original: tf.GradConfig | undefined): tf.GradConfig {
+  return {
+    kernelName: "Tile",
+    inputsToSave: ["x"],
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved;
+      const { reps } = attrs as { reps: number[] };
+      const axes = reps.map((r, i) => (r > 1 ? i : -1)).filter((i) => i >= 0);
+      if (axes.every((a) => x.shape[a] === 1)) {
+        return { x: () => tf.reshape(tf.sum(dy as tf.Tensor, axes, true), x.shape) };
+      }
+      if (!original) throw new Error("no gradient for a general Tile");
+      return original.gradFunc(dy, saved, attrs);
+    },
+  };
+}
+
 /** The gradients MetaLab adds, by kernel name. */
 export const ADDED_GRADIENTS: readonly string[] = [
   "Conv2DBackpropFilter",
@@ -237,6 +303,9 @@ export const ADDED_GRADIENTS: readonly string[] = [
 export const REPLACED_GRADIENTS: readonly string[] = [
   ...fromInput.map((g) => g.kernelName),
   "Relu",
+  "Mean",
+  "Sum",
+  "Tile",
 ];
 
 /**
@@ -256,7 +325,15 @@ export function registerGradients(): string[] {
     tf.registerGradient(config);
     added.push(config.kernelName);
   }
-  for (const config of [...fromInput, reluGrad]) {
+  const tile = tf.getGradient("Tile") as (tf.GradConfig & { [METALAB_GRADIENT]?: boolean });
+  const replacements = [
+    ...fromInput,
+    reluGrad,
+    meanGrad,
+    sumGrad,
+    ...(tile?.[METALAB_GRADIENT] ? [] : [tileGrad(tile)]),
+  ];
+  for (const config of replacements) {
     const current = tf.getGradient(config.kernelName) as
       | (tf.GradConfig & { [METALAB_GRADIENT]?: boolean })
       | undefined;
