@@ -63,6 +63,8 @@ export interface SinusoidConfig {
   evalSteps: number[];
   /** Also train the task-conditioned MetaClassifier (CAVIA-style). */
   metaClassifier: boolean;
+  /** Its meta-training steps (it runs tasks one by one, so it is slower per step). */
+  metaClassifierSteps: number;
   /** Seed of everything. */
   seed: number;
 }
@@ -79,6 +81,7 @@ export const SINUSOID_FULL: Readonly<SinusoidConfig> = Object.freeze({
   evalEpisodes: 600,
   evalSteps: [1, 10],
   metaClassifier: true,
+  metaClassifierSteps: 70000,
   seed: 0,
 });
 
@@ -86,6 +89,7 @@ export const SINUSOID_FULL: Readonly<SinusoidConfig> = Object.freeze({
 export const SINUSOID_QUICK: Readonly<SinusoidConfig> = Object.freeze({
   ...SINUSOID_FULL,
   trainSteps: 1000,
+  metaClassifierSteps: 200,
   evalEpisodes: 100,
 });
 
@@ -196,7 +200,7 @@ export async function sinusoidExperiment(
   try {
     for (const [name, learner] of Object.entries(learners)) {
       const history = await metaTrain(learner, taskSampler(source, new Rng(config.seed + 1)), {
-        steps: config.trainSteps,
+        steps: name === "metaclassifier" ? config.metaClassifierSteps : config.trainSteps,
         onStep: onStep ? (s) => onStep(name, s) : undefined,
       });
       const evals: Record<number, EvalResult> = {};
@@ -281,8 +285,8 @@ export const SWEEP_FULL: Readonly<SweepConfig> = Object.freeze({
 export const SWEEP_QUICK: Readonly<SweepConfig> = Object.freeze({
   ...SWEEP_FULL,
   lambdas: [0, 1e-2, 1e-1],
-  trainSteps: 400,
-  evalEvery: 50,
+  trainSteps: 1000,
+  evalEvery: 100,
   testTasks: 50,
 });
 
