@@ -215,6 +215,55 @@ function conv2dBackpropInputWasm(args: {
   return out;
 }
 
+/**
+ * The Conv-4 case of MaxPoolGrad, unrolled: 2×2 windows, stride 2, no padding. A separate
+ * monomorphic function so the JIT compiles a tight loop (first maximum wins, as on cpu).
+ */
+function maxPoolGrad2x2(
+  dx: Float32Array,
+  x: Float32Array,
+  dy: Float32Array,
+  batch: number,
+  height: number,
+  width: number,
+  c: number,
+  outHeight: number,
+  outWidth: number,
+): void {
+  const rowStride = width * c;
+  let o = 0;
+  for (let b = 0; b < batch; b++) {
+    for (let oy = 0; oy < outHeight; oy++) {
+      let base = (b * height + 2 * oy) * rowStride;
+      for (let ox = 0; ox < outWidth; ox++, base += 2 * c) {
+        const end = base + c;
+        for (let i00 = base; i00 < end; i00++, o++) {
+          const i01 = i00 + c;
+          const i10 = i00 + rowStride;
+          const i11 = i10 + c;
+          const v00 = x[i00];
+          const v01 = x[i01];
+          const v10 = x[i10];
+          const v11 = x[i11];
+          // First maximum in row-major window order; NaN never wins (like cpu's >).
+          let at = v00 > -Infinity ? i00 : -1;
+          let best = at >= 0 ? v00 : -Infinity;
+          if (v01 > best) {
+            best = v01;
+            at = i01;
+          }
+          if (v10 > best) {
+            best = v10;
+            at = i10;
+          }
+          if (v11 > best) at = i11;
+          if (at >= 0) dx[at] += dy[o];
+        }
+      }
+    }
+  }
+}
+
 /** wasm `MaxPoolGrad` as a JS loop over the heap (cpu tie-breaking: first maximum wins). */
 function maxPoolGradWasm(args: {
   inputs: { dy: Info; input: Info; output: Info };
@@ -247,29 +296,7 @@ function maxPoolGradWasm(args: {
   const dyv = backend.typedArrayFromHeap(dy) as Float32Array;
   dxv.fill(0);
   if (fh === 2 && fw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0) {
-    // The Conv-4 case, unrolled: 2×2 windows, stride 2, no padding.
-    const rowStride = inWidth * c;
-    let o = 0;
-    for (let b = 0; b < batchSize; b++) {
-      for (let oy = 0; oy < outHeight; oy++) {
-        let i00 = ((b * inHeight + 2 * oy) * inWidth) * c;
-        for (let ox = 0; ox < outWidth; ox++, i00 += 2 * c) {
-          for (let ch = 0; ch < c; ch++, o++) {
-            const a = i00 + ch;
-            const bIdx = a + c;
-            const cIdx = a + rowStride;
-            const dIdx = cIdx + c;
-            let best = -Infinity;
-            let at = -1;
-            if (xv[a] > best) best = xv[at = a];
-            if (xv[bIdx] > best) best = xv[at = bIdx];
-            if (xv[cIdx] > best) best = xv[at = cIdx];
-            if (xv[dIdx] > best) at = dIdx;
-            if (at >= 0) dxv[at] += dyv[o];
-          }
-        }
-      }
-    }
+    maxPoolGrad2x2(dxv, xv, dyv, batchSize, inHeight, inWidth, c, outHeight, outWidth);
     return dx;
   }
   for (let b = 0; b < batchSize; b++) {

@@ -46,7 +46,10 @@ export interface ComputeBenchOptions {
   steps?: number;
   /** Untimed warm-up steps (default 3). */
   warmup?: number;
-  /** Timed steps per case on `cpu`, which is pure JS and slow (default 2; (b) is skipped). */
+  /**
+   * Timed steps per case on `cpu`, which is pure JS and slow (default 1, no warm-up, for (a);
+   * at least 5 for (c); (b) is skipped unless `cpuMaml`).
+   */
   cpuSteps?: number;
   /** Run (b) on cpu too (minutes per step). Default false. */
   cpuMaml?: boolean;
@@ -257,7 +260,7 @@ export async function benchCompute(
 ): Promise<BenchRecord[]> {
   const steps = options.steps ?? 20;
   const warmup = options.warmup ?? 3;
-  const cpuSteps = options.cpuSteps ?? 2;
+  const cpuSteps = options.cpuSteps ?? 1;
   const log = options.log ?? ((line: string) => console.log(line));
   const records: BenchRecord[] = [];
   for (const requested of backends) {
@@ -268,7 +271,7 @@ export async function benchCompute(
     const backend = info.name;
     const onCpu = backend === "cpu";
     const n = onCpu ? cpuSteps : steps;
-    const w = onCpu ? Math.min(1, warmup) : warmup;
+    const w = onCpu ? 0 : warmup;
     const extraInfo = {
       simd: String(info.simd ?? "n/a"),
       threads: info.threads ?? 1,
@@ -329,7 +332,11 @@ export async function benchCompute(
     }
     add(
       "maml-sinusoid-25tasks-batched",
-      await measure(() => mamlSinusoidCase(3), onCpu ? Math.max(n, 5) : Math.max(n, 50), w),
+      await measure(
+        () => mamlSinusoidCase(3),
+        onCpu ? Math.max(n, 5) : Math.max(n, 50),
+        Math.max(w, 1),
+      ),
       PYTORCH_REFERENCE_MS.mamlSinusoid,
       TARGET_FACTOR.mamlSinusoid,
       { tasks: 25, pytorchBatchedMs: 2 },

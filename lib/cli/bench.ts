@@ -108,7 +108,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   const steps = positiveInt("steps", flags.steps, 20);
   const warmup = positiveInt("warmup", flags.warmup, 3);
-  const cpuSteps = positiveInt("cpu-steps", flags["cpu-steps"], 2);
+  const cpuSteps = positiveInt("cpu-steps", flags["cpu-steps"], 1);
   const out = (flags.out as string | undefined) ??
     new URL("../../results/bench.json", import.meta.url).pathname;
   const backends = requested.length ? requested : await availableBackends();

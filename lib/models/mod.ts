@@ -9,5 +9,5 @@ export { type Activation, mlp, type MlpModel, type MlpOptions } from "./mlp.ts";
 export { conv4, type Conv4Options } from "./conv4.ts";
 export { withHead } from "./registry.ts";
 export { BATCH_NORM_EPSILON, batchNorm } from "./batch_norm.ts";
-export { constant, torchDefaultUniform } from "./init.ts";
+export { torchDefaultUniform } from "./init.ts";
 export { meanSquaredError, softmaxCrossEntropy } from "./losses.ts";
