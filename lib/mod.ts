@@ -9,3 +9,6 @@ export * from "./datasets/mod.ts";
 export * from "./tasks/mod.ts";
 export * from "./plot/mod.ts";
 export * from "./progress/mod.ts";
+export * from "./meta/mod.ts";
+export * from "./eval/mod.ts";
+export * from "./io/mod.ts";

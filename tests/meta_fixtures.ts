@@ -43,8 +43,7 @@ export function clusterSampler(
 
 /**
  * A smooth MLP (softplus hidden units, written with the second-order-safe `exp2`) for
- * finite-difference checks: ReLU's kinks make finite differences unreliable, and tfjs's
- * own tanh/sigmoid gradients cannot be differentiated again (see `exp2`).
+ * finite-difference checks: ReLU's kinks make finite differences unreliable.
  */
 export function smoothMlp(sizes: number[]): FunctionalModel {
   const specs = sizes.slice(0, -1).flatMap((n, l) => [

@@ -10,9 +10,9 @@ import {
   disposeEpisodes,
   innerLoop,
   Maml,
-  meanSquaredError,
   MetaObjective,
   metaTrain,
+  mseLoss,
   NonFiniteLossError,
 } from "../lib/meta/mod.ts";
 import type { Episode } from "../lib/meta/mod.ts";
@@ -46,13 +46,13 @@ Deno.test("objective terms: data mean/sum, λ‖θ‖², λ·mean‖φ−θ‖²
       let phi = theta.map((t) => t.clone());
       for (let s = 0; s < 2; s++) {
         const g = tf.grads((...p: tf.Tensor[]) => {
-          const fit = meanSquaredError(model.apply(p, task.support.x), task.support.y);
+          const fit = mseLoss(model.apply(p, task.support.x), task.support.y);
           const prox = tf.addN(p.map((q, i) => tf.sum(tf.square(tf.sub(q, theta[i])))));
           return tf.add(fit, tf.mul(cfg.innerProximal / 2, prox));
         })(phi);
         phi = phi.map((p, i) => tf.sub(p, tf.mul(cfg.innerLr, g[i])));
       }
-      const loss = meanSquaredError(model.apply(phi, task.query.x), task.query.y).dataSync()[0];
+      const loss = mseLoss(model.apply(phi, task.query.x), task.query.y).dataSync()[0];
       const dist = tf.addN(phi.map((q, i) => tf.sum(tf.square(tf.sub(q, theta[i])))))
         .dataSync()[0];
       return { loss, dist };

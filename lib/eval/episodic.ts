@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { accuracy, disposeEpisodes, meanSquaredError } from "../meta/mod.ts";
+import { accuracy, disposeEpisodes, mseLoss } from "../meta/mod.ts";
 import type { Episode, MetaLearner, TaskKind } from "../meta/mod.ts";
 
 /** Mean, standard deviation and 95% half-width of a sample. */
@@ -67,7 +67,7 @@ export function scoreEpisode(
       const out = adapted.predict(task.query.x);
       const v = learner.kind === "classification"
         ? accuracy(out, task.query.y)
-        : meanSquaredError(out, task.query.y);
+        : mseLoss(out, task.query.y);
       return v.dataSync()[0];
     });
   } finally {

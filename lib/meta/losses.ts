@@ -25,10 +25,11 @@ export function constantMax(x: tf.Tensor, axis = -1): tf.Tensor {
 
 /**
  * exp(x) whose gradient is computed from the saved *input* (exp(x)·dy) rather than the saved
- * output. In tfjs 4.22 an op's saved output is a clone taped before the op itself, so it is
- * pruned from the tape and a gradient written with it cannot be differentiated again: the
- * second-order MAML gradient through `tf.exp` (also `tanh`, `sigmoid`, `softmax`) silently
- * misses terms. Saving the input keeps the path on the tape.
+ * output. In stock tfjs 4.22 an op's saved output is a clone taped before the op itself, so
+ * it is pruned from the tape and a gradient written with it cannot be differentiated again:
+ * the second-order MAML gradient through `tf.exp` (also `tanh`, `sigmoid`) silently misses
+ * terms (measured: 17.06 where finite differences give 35.62). `initBackend` now repairs
+ * this globally; this loss does not depend on that repair.
  */
 export function exp2(x: tf.Tensor): tf.Tensor {
   const f = tf.customGrad(
@@ -62,7 +63,7 @@ export function crossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
 }
 
 /** Mean squared error between predictions and targets of the same size. */
-export function meanSquaredError(predictions: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+export function mseLoss(predictions: tf.Tensor, targets: tf.Tensor): tf.Scalar {
   return tf.tidy(() =>
     tf.mean(tf.square(tf.sub(predictions, targets.reshape(predictions.shape)))) as tf.Scalar
   );
@@ -79,9 +80,7 @@ export function accuracy(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar {
 
 /** The task loss for a kind: cross-entropy for classification, MSE for regression. */
 export function taskLoss(kind: TaskKind, output: tf.Tensor, targets: tf.Tensor): tf.Scalar {
-  return kind === "classification"
-    ? crossEntropy(output, targets)
-    : meanSquaredError(output, targets);
+  return kind === "classification" ? crossEntropy(output, targets) : mseLoss(output, targets);
 }
 
 /** Squared L2 norm Σ_j ‖t_j‖² of a list of tensors. */

@@ -31,7 +31,7 @@ export {
   crossEntropy,
   exp2,
   logSoftmax,
-  meanSquaredError,
+  mseLoss,
   squaredDistance,
   squaredNorm,
   taskLoss,
