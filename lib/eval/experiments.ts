@@ -404,6 +404,8 @@ export interface OmniglotConfig {
   queries: number;
   /** Ways of the ProtoNet training episodes (Snell et al. train with more ways, e.g. 60). */
   protoTrainWays: number;
+  /** Queries per class of the ProtoNet training episodes (Snell et al.: 5). */
+  protoTrainQueries: number;
   /** Meta-training steps per learner. */
   trainSteps: number;
   /** Tasks per meta-batch (MAML family; ProtoNets use 1 episode per step). */
@@ -437,6 +439,7 @@ export const OMNIGLOT_FULL: Readonly<OmniglotConfig> = Object.freeze({
   shots: 1,
   queries: 15,
   protoTrainWays: 60,
+  protoTrainQueries: 5,
   trainSteps: 20000,
   metaBatchSize: 32,
   innerSteps: 1,
@@ -454,6 +457,7 @@ export const OMNIGLOT_FULL: Readonly<OmniglotConfig> = Object.freeze({
 export const OMNIGLOT_QUICK: Readonly<OmniglotConfig> = Object.freeze({
   ...OMNIGLOT_FULL,
   protoTrainWays: 5,
+  protoTrainQueries: 5,
   queries: 5,
   trainSteps: 60,
   metaBatchSize: 4,
@@ -515,7 +519,9 @@ export async function omniglotExperiment(
       : name === "anil"
       ? new Anil(head, { rng, objective })
       : new MetaSgd(head, { rng, objective });
-    const trainSpec = name === "protonet" ? { ...spec, ways: config.protoTrainWays } : spec;
+    const trainSpec = name === "protonet"
+      ? { ...spec, ways: config.protoTrainWays, queries: config.protoTrainQueries }
+      : spec;
     const trainSampler = EpisodeSampler.forSplit(splits, "train", trainSpec);
     const start = performance.now();
     try {
