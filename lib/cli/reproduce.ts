@@ -122,7 +122,7 @@ async function main(): Promise<number> {
           signal: controller.signal,
           log: (m) => progress.log(m),
         });
-        progress.done();
+        await progress.done();
         results.push(result);
         for (const m of result.metrics) {
           const ci = m.ci95 !== undefined ? ` ± ${m.ci95.toFixed(2)}` : "";
@@ -137,7 +137,7 @@ async function main(): Promise<number> {
         }
         console.log(`  wall time ${result.wallTimeS.toFixed(1)} s → ${outDir}/${experiment.name}/`);
       } catch (e) {
-        progress.done();
+        await progress.done();
         if (controller.signal.aborted) {
           console.log(`${experiment.name}: ${(e as Error).message}`);
           return 130;

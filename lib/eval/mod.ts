@@ -1,7 +1,6 @@
 /**
  * Evaluation on new tasks: episodic accuracy / MSE with 95% confidence intervals, the
- * published numbers we compare against, the pretrained baseline of Finn et al., and the
- * experiment functions the notebooks call (config in, result out).
+ * published numbers we compare against, and the pretrained baseline of Finn et al.
  * @module
  */
 export {
@@ -20,26 +19,3 @@ export {
   type PublishedNumber,
 } from "./published.ts";
 export { PretrainedBaseline, type PretrainedOptions } from "./pretrained.ts";
-export {
-  type ExperimentProgress,
-  type FitCurves,
-  fitCurves,
-  type LearnerResult,
-  OMNIGLOT_FULL,
-  OMNIGLOT_QUICK,
-  type OmniglotConfig,
-  omniglotExperiment,
-  type OmniglotLearnerName,
-  type OmniglotResult,
-  regularisationSweep,
-  SINUSOID_FULL,
-  SINUSOID_QUICK,
-  type SinusoidConfig,
-  sinusoidExperiment,
-  type SinusoidResult,
-  SWEEP_FULL,
-  SWEEP_QUICK,
-  type SweepConfig,
-  type SweepCurve,
-  type SweepResult,
-} from "./experiments.ts";

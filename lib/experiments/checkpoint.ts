@@ -108,6 +108,40 @@ export class CheckpointStore {
 }
 
 /**
+ * The checkpoints of one run: a folder with one file per training phase (an experiment
+ * that trains several learners keeps one checkpoint per learner, so a resumed run skips
+ * the learners already trained).
+ */
+export class CheckpointDir {
+  /** @param dir the run's folder */
+  constructor(readonly dir: string) {}
+
+  /** The store of one phase (label: letters, digits, `-` and `_`). */
+  store(label: string): CheckpointStore {
+    if (!/^[\w-]+$/.test(label)) throw new Error(`invalid checkpoint label "${label}"`);
+    return new CheckpointStore(`${this.dir}/checkpoint-${label}.ckpt`);
+  }
+
+  /** The checkpoint files present. */
+  files(): string[] {
+    try {
+      return [...Deno.readDirSync(this.dir)]
+        .filter((e) => e.isFile && /^checkpoint-[\w-]+\.ckpt$/.test(e.name))
+        .map((e) => `${this.dir}/${e.name}`)
+        .sort();
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return [];
+      throw e;
+    }
+  }
+
+  /** Removes every checkpoint (after the run completed). */
+  async clear(): Promise<void> {
+    for (const f of this.files()) await new CheckpointStore(f).remove();
+  }
+}
+
+/**
  * Writes `data` to `path` atomically: to a temporary file in the same folder, then a
  * rename, which replaces the old file in one step on POSIX file systems.
  */

@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type ConfigSchema, type Preset, resolveConfig } from "./config.ts";
-import { atomicWrite, CheckpointStore } from "./checkpoint.ts";
+import { atomicWrite, CheckpointDir, CheckpointStore } from "./checkpoint.ts";
 import {
   METALAB_VERSION,
   RESULT_SCHEMA,
@@ -87,7 +87,7 @@ export async function runExperiment<S extends ConfigSchema>(
   }
 
   const dir = options.outDir ? `${options.outDir}/${experiment.name}` : null;
-  let checkpoints: CheckpointStore | null = null;
+  let checkpoints: CheckpointDir | null = null;
   if (dir) {
     const previous = await readJson(`${dir}/result.json`);
     if (previous && !sameRun(previous as unknown as RunIdentity, identity) && !options.force) {
@@ -96,10 +96,10 @@ export async function runExperiment<S extends ConfigSchema>(
           `config ${JSON.stringify(previous.config)}); choose another --out or pass --force`,
       );
     }
-    checkpoints = new CheckpointStore(`${dir}/checkpoint.ckpt`);
+    checkpoints = new CheckpointDir(dir);
     const runFile = `${dir}/run.json`;
     const started = await readJson(runFile);
-    if (checkpoints.exists()) {
+    if (checkpoints.files().length > 0) {
       const same = started && sameRun(started as unknown as RunIdentity, identity);
       if (options.resume && !same) {
         throw new OutputConflictError(
@@ -113,19 +113,19 @@ export async function runExperiment<S extends ConfigSchema>(
             `or --force to start over`,
         );
       }
-      if (!options.resume) await checkpoints.remove();
+      if (!options.resume) await checkpoints.clear();
     }
     await atomicWrite(runFile, JSON.stringify(identity, null, 2) + "\n");
   }
 
   const startedAt = new Date();
   const t0 = performance.now();
-  const resumedFrom = options.resume && checkpoints ? (await peekStep(checkpoints)) : null;
+  const resumedFrom = options.resume && checkpoints ? await peekSteps(checkpoints) : null;
   const output = await experiment.run(config, {
     seed,
     preset,
     progress: options.progress ?? (() => {}),
-    checkpoints: options.resume || checkpoints ? checkpoints : null,
+    checkpoints,
     checkpointEvery: options.checkpointEvery ?? 100,
     signal: options.signal ?? new AbortController().signal,
     log,
@@ -155,14 +155,22 @@ export async function runExperiment<S extends ConfigSchema>(
   }
   if (dir) {
     await atomicWrite(`${dir}/result.json`, JSON.stringify(result, null, 2) + "\n");
-    await checkpoints?.remove();
+    await checkpoints?.clear();
   }
   return result;
 }
 
-async function peekStep(store: CheckpointStore): Promise<number | null> {
-  const ckpt = await store.load();
-  if (!ckpt) return null;
-  tf.dispose(Object.values(ckpt.tensors));
-  return ckpt.step;
+/** Total steps already done over the run's checkpoints (null when there are none). */
+async function peekSteps(dir: CheckpointDir): Promise<number | null> {
+  const files = dir.files();
+  if (files.length === 0) return null;
+  let steps = 0;
+  for (const f of files) {
+    const ckpt = await new CheckpointStore(f).load();
+    if (ckpt) {
+      steps += ckpt.step;
+      tf.dispose(Object.values(ckpt.tensors));
+    }
+  }
+  return steps;
 }

@@ -14,13 +14,35 @@ import {
   type BaseMetaLearner,
   type Episode,
   metaTrain,
+  type StepStats,
   type TrainingHistory,
 } from "../meta/mod.ts";
+import type { CheckpointStore } from "./checkpoint.ts";
 import { type RunContext, RunInterrupted } from "./types.ts";
 
 /** The generator for the tasks of step `step` of a run seeded with `seed`. */
 export function stepRng(seed: number, step: number): Rng {
   return new Rng(seed * 1_000_003 + step + 1);
+}
+
+/** Progress callback of the experiment functions: which learner, and its step. */
+export type ExperimentProgress = (learner: string, stats: StepStats) => void | Promise<void>;
+
+/**
+ * A complete run context from a partial one: what a notebook gets when it calls an
+ * experiment function directly (no checkpoints, no progress line, never interrupted).
+ */
+export function runContext(seed: number, given: Partial<RunContext> = {}): RunContext {
+  return {
+    seed,
+    preset: "full",
+    progress: () => {},
+    checkpoints: null,
+    checkpointEvery: 100,
+    signal: new AbortController().signal,
+    log: () => {},
+    ...given,
+  };
 }
 
 /** Options of {@linkcode trainWithCheckpoints}. */
@@ -35,6 +57,10 @@ export interface CheckpointedTrainingOptions {
   lrSchedule?: (step: number) => number;
   /** Label for checkpoints (several learners in one experiment need distinct ones). */
   label?: string;
+  /** Called after every step (e.g. a notebook's live curve). */
+  onStep?: (stats: StepStats) => void | Promise<void>;
+  /** Steps between checkpoints for this phase (default `ctx.checkpointEvery`); slow steps want fewer. */
+  checkpointEvery?: number;
 }
 
 function emptyHistory(): TrainingHistory {
@@ -65,8 +91,9 @@ export async function trainWithCheckpoints(
   const label = options.label ?? learner.name;
   const history = emptyHistory();
   let done = 0;
-  const saved = ctx.checkpoints ? await ctx.checkpoints.load() : null;
-  if (saved && saved.state.label === label) {
+  const store = ctx.checkpoints?.store(label) ?? null;
+  const saved = store ? await store.load() : null;
+  if (saved) {
     const tensors = saved.tensors;
     learner.assign(
       Object.fromEntries(learner.paramNames.map((n) => [n, tensors[`param/${n}`]])),
@@ -81,12 +108,10 @@ export async function trainWithCheckpoints(
     done = saved.step;
     learner.stepsTaken = done;
     append(history, saved.state.history as TrainingHistory);
-    ctx.log(`${label}: resumed from the checkpoint at step ${done}`);
-  } else if (saved) {
-    tf.dispose(Object.values(saved.tensors));
+    ctx.log(`${label}: resumed from the checkpoint at step ${done} of ${steps}`);
   }
 
-  const every = Math.max(1, ctx.checkpointEvery);
+  const every = Math.max(1, options.checkpointEvery ?? ctx.checkpointEvery);
   while (done < steps) {
     if (ctx.signal.aborted) throw new RunInterrupted(done);
     const chunk = Math.min(steps - done, every - (done % every));
@@ -99,7 +124,7 @@ export async function trainWithCheckpoints(
         steps: chunk,
         metaBatchSize,
         lrSchedule: lrSchedule ? (i) => lrSchedule(start + i) : undefined,
-        reportEvery: Math.max(1, Math.floor(steps / 200)),
+        reportEvery: 1,
         onStep: (s) => {
           const values: Record<string, number> = { loss: s.loss };
           if (s.accuracy !== undefined) values.acc = s.accuracy;
@@ -109,14 +134,15 @@ export async function trainWithCheckpoints(
     );
     append(history, part);
     done += chunk;
-    if (ctx.checkpoints && done < steps) await saveCheckpoint(learner, ctx, label, done, history);
+    // Also after the last chunk: a resumed run then skips phases that had finished.
+    if (store) await saveCheckpoint(learner, store, label, done, history);
   }
   return history;
 }
 
 async function saveCheckpoint(
   learner: BaseMetaLearner,
-  ctx: RunContext,
+  store: CheckpointStore,
   label: string,
   step: number,
   history: TrainingHistory,
@@ -127,7 +153,7 @@ async function saveCheckpoint(
   // Zero-padded index keeps the optimiser's slot order (it matches slots by position).
   slots.forEach((w, i) => tensors[`opt/${String(i).padStart(5, "0")}/${w.name}`] = w.tensor);
   try {
-    await ctx.checkpoints!.save({ step, state: { label, history }, tensors });
+    await store.save({ step, state: { label, history }, tensors });
   } finally {
     // getWeights() makes a fresh tensor for the step count; the rest are the live slots.
     const iterations = slots.find((w) => w.name === "iter");

@@ -5,17 +5,10 @@
  * @module
  */
 import type { ConfigOf, ConfigSchema, Preset } from "./config.ts";
-import type { CheckpointStore } from "./checkpoint.ts";
+import type { CheckpointDir } from "./checkpoint.ts";
+import type { PublishedNumber } from "../eval/mod.ts";
 
-/** A number from the literature that a metric is compared against. */
-export interface PublishedNumber {
-  /** The published value, in the metric's unit. */
-  value: number;
-  /** Its published 95% interval half-width, if given. */
-  ci95?: number;
-  /** Where it comes from, e.g. "Finn et al. 2017, Table 1". */
-  source: string;
-}
+export type { PublishedNumber };
 
 /** One headline number of a run. */
 export interface Metric {
@@ -69,7 +62,7 @@ export interface RunContext {
   /** Reports progress (a terminal line, a notebook display, or nothing). */
   progress: ProgressFn;
   /** Where to keep checkpoints, or null for none (notebooks usually pass null). */
-  checkpoints: CheckpointStore | null;
+  checkpoints: CheckpointDir | null;
   /** Steps between checkpoints. */
   checkpointEvery: number;
   /** Aborted on Ctrl-C: experiments stop at the next step boundary. */
