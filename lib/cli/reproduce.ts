@@ -77,6 +77,13 @@ async function main(): Promise<number> {
   const overrides = parseOverrides((flags.set as string[] | undefined) ?? []);
   const chosen = positional.length ? positional.map(findExperiment) : EXPERIMENTS;
 
+  for (const key of Object.keys(overrides)) {
+    if (!chosen.some((e) => key in e.schema)) {
+      throw new Error(
+        `--set ${key}: no chosen experiment has this knob (see deno task reproduce --list)`,
+      );
+    }
+  }
   const runnable = chosen.filter((e) => e.needs.every((n) => n.available()));
   for (const e of chosen.filter((e) => !runnable.includes(e))) {
     const missing = e.needs.filter((n) => !n.available());

@@ -125,10 +125,14 @@ export async function trainWithCheckpoints(
         metaBatchSize,
         lrSchedule: lrSchedule ? (i) => lrSchedule(start + i) : undefined,
         reportEvery: 1,
-        onStep: (s) => {
+        onStep: async (s) => {
+          // Stop promptly on Ctrl-C; the work since the last checkpoint is dropped, the
+          // checkpoint itself is untouched.
+          if (ctx.signal.aborted) throw new RunInterrupted(s.step + 1);
           const values: Record<string, number> = { loss: s.loss };
           if (s.accuracy !== undefined) values.acc = s.accuracy;
           ctx.progress(s.step + 1, steps, values);
+          await options.onStep?.(s);
         },
       },
     );

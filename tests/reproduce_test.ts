@@ -1,0 +1,84 @@
+/**
+ * `deno task reproduce` end to end, as CI runs it: the quick preset of every experiment
+ * whose data is present, results files checked against their schema, and the HTML report
+ * opened in headless Chromium. Also the command's answers to bad input.
+ */
+import assert from "node:assert/strict";
+import { EXPERIMENTS, validateResult } from "../lib/experiments/mod.ts";
+import { findChromium, renderCheck } from "../lib/plot/mod.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+
+async function reproduce(args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "lib/cli/reproduce.ts", ...args],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  return { code: out.code, text };
+}
+
+Deno.test("reproduce: bad input gets a clear answer and writes nothing", async () => {
+  const out = await Deno.makeTempDir({ prefix: "metalab-repro-bad-" });
+  try {
+    let r = await reproduce(["no-such-experiment", "--out", out]);
+    assert.equal(r.code, 2);
+    assert.match(r.text, /unknown experiment "no-such-experiment"; known experiments: sinusoid-k5/);
+    r = await reproduce(["sinusoid-k5", "--quick", "--set", "trainSteps=-3", "--out", out]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.text, /invalid config value trainSteps="-3": expected an integer in \[1, /);
+    r = await reproduce(["sinusoid-k5", "--quick", "--seed", "x", "--out", out]);
+    assert.equal(r.code, 2);
+    assert.match(r.text, /--seed must be a non-negative integer/);
+    r = await reproduce(["--qiuck"]);
+    assert.equal(r.code, 2);
+    assert.match(r.text, /unknown option --qiuck/);
+    assert.deepEqual([...Deno.readDirSync(out)], [], "nothing written");
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "reproduce --quick: every experiment with data runs, results match the schema, the report renders",
+  sanitizeResources: false,
+  async fn() {
+    const out = await Deno.makeTempDir({ prefix: "metalab-repro-" });
+    try {
+      const r = await reproduce(["--quick", "--out", out]);
+      assert.equal(r.code, 0, r.text.slice(-3000));
+      const runnable = EXPERIMENTS.filter((e) => e.needs.every((n) => n.available()));
+      for (const e of EXPERIMENTS.filter((e) => !runnable.includes(e))) {
+        assert.match(
+          r.text,
+          new RegExp(`skipping ${e.name}: needs .* get it with: deno task data`),
+        );
+      }
+      assert.ok(runnable.some((e) => e.name === "mnist-protonet"), "MNIST needs no download");
+      for (const e of runnable) {
+        const file = JSON.parse(await Deno.readTextFile(`${out}/${e.name}/result.json`));
+        assert.deepEqual(validateResult(file), [], `${e.name}/result.json`);
+        assert.equal(file.preset, "quick");
+        assert.equal(file.experiment, e.name);
+      }
+      // The quick runs learn something real: MNIST ProtoNet on unseen digits beats chance (20%).
+      const mnist = JSON.parse(await Deno.readTextFile(`${out}/mnist-protonet/result.json`));
+      for (const m of mnist.metrics) assert.ok(m.value > 35, `${m.name}: ${m.value}%`);
+      const chromium = findChromium();
+      if (!chromium) {
+        console.log("chromium not installed: report rendering not checked");
+        return;
+      }
+      const rendered = await renderCheck(`${out}/report.html`);
+      assert.deepEqual(rendered.errors, []);
+      assert.ok(rendered.expected >= 1 + runnable.length, "a table and curves per run");
+      assert.ok(rendered.ok, JSON.stringify(rendered.figures));
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  },
+});
