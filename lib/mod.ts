@@ -12,3 +12,4 @@ export * from "./progress/mod.ts";
 export * from "./meta/mod.ts";
 export * from "./eval/mod.ts";
 export * from "./io/mod.ts";
+export * from "./experiments/mod.ts";
