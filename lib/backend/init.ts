@@ -1,16 +1,24 @@
 /**
  * Choosing and setting up the tfjs backend: WebGPU where a real GPU adapter exists, else
- * wasm (SIMD, binaries loaded offline from the npm package), else the pure-JS cpu backend;
+ * wasm (SIMD, binaries loaded offline from the npm package; multi-threaded where the
+ * threaded build starts, see `wasm_threads.ts`), else the pure-JS cpu backend;
  * and registration of the kernels and gradients MetaLab adds (see `wasm_kernels.ts`,
  * `gradients.ts`), so conv nets train on wasm and second-order gradients flow through
  * conv2d, max-pool and batch norm on every backend.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { getThreadsCount, setWasmPaths, version_wasm } from "@tensorflow/tfjs-backend-wasm";
+import {
+  BackendWasm,
+  getThreadsCount,
+  setThreadsCount,
+  setWasmPaths,
+  version_wasm,
+} from "@tensorflow/tfjs-backend-wasm";
 import { ADDED_GRADIENTS, registerGradients } from "./gradients.ts";
 import { registerWasmKernels } from "./wasm_kernels.ts";
 import { wasmBinaryDir } from "./wasm_files.ts";
+import { startThreadedWasm } from "./wasm_threads.ts";
 
 /** Backend names MetaLab knows; `auto` picks the fastest one available. */
 export const BACKEND_NAMES = ["auto", "webgpu", "wasm", "cpu"] as const;
@@ -29,7 +37,10 @@ export interface BackendInfo {
   versions: Record<string, string>;
   /** wasm only: whether the SIMD build is in use. */
   simd?: boolean;
-  /** wasm only: worker threads (1 = single-threaded; Deno has no pthread workers for tfjs). */
+  /**
+   * wasm only: threads XNNPACK computes on (1 = the single-threaded SIMD build; more = the
+   * threaded-SIMD build with `threads − 1` pthread workers).
+   */
   threads?: number;
   /** wasm only: where the binaries were loaded from. */
   wasmDir?: string;
@@ -82,6 +93,79 @@ async function realGpuAdapter(notes: string[]): Promise<string | null> {
 }
 
 let wasmPathsSet = false;
+let threadedFactoryInstalled = false;
+/** Why the threaded wasm build is not in use, once that is known (reported in `notes`). */
+let wasmThreadsNote: string | undefined;
+
+/** Upper bound on wasm threads: tfjs's C++ caps its pool at 8 (its pre-started workers). */
+const MAX_WASM_THREADS = 8;
+
+/**
+ * Threads wanted for wasm: `METALAB_WASM_THREADS` if set (1 = single-threaded), else the
+ * logical cores, at most 8.
+ *
+ * @throws Error when `METALAB_WASM_THREADS` is not an integer in 1..8.
+ */
+export function wasmThreadsWanted(): number {
+  let env: string | undefined;
+  try {
+    env = Deno.env.get("METALAB_WASM_THREADS");
+  } catch {
+    env = undefined; // no --allow-env: the default
+  }
+  if (env !== undefined && env !== "") {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_WASM_THREADS) {
+      throw new Error(
+        `METALAB_WASM_THREADS must be an integer from 1 to ${MAX_WASM_THREADS}, got "${env}"`,
+      );
+    }
+    return n;
+  }
+  return Math.max(1, Math.min(navigator.hardwareConcurrency || 1, MAX_WASM_THREADS));
+}
+
+/**
+ * Replaces tfjs's `wasm` backend factory by one that starts the threaded-SIMD build with
+ * `threads` threads and falls back to tfjs's own (single-threaded SIMD) factory when that
+ * fails. Only before the wasm backend exists: an existing instance is left alone.
+ */
+function installThreadedFactory(threads: number): void {
+  if (threadedFactoryInstalled) return;
+  threadedFactoryInstalled = true;
+  // deno-lint-ignore no-explicit-any
+  const engine = tf.engine() as any;
+  const original = tf.findBackendFactory("wasm");
+  if (!original) return; // tfjs-backend-wasm not registered: setBackend reports it
+  if (engine.registry?.wasm) {
+    wasmThreadsNote = "wasm: backend created before initBackend; its threads are kept";
+    return;
+  }
+  const priority: number = engine.registryFactory?.wasm?.priority ?? 2;
+  tf.removeBackend("wasm");
+  tf.registerBackend("wasm", async () => {
+    let module;
+    try {
+      module = (await startThreadedWasm(threads)).module;
+    } catch (e) {
+      wasmThreadsNote = `wasm: threaded build did not start (${(e as Error).message}); ` +
+        `using the single-threaded SIMD build`;
+      setThreadsCount(1);
+      return await original();
+    }
+    setThreadsCount(threads);
+    try {
+      return new BackendWasm(module);
+    } catch (e) {
+      module.PThread?.terminateAllThreads();
+      wasmThreadsNote = `wasm: threaded backend failed (${(e as Error).message}); ` +
+        `using the single-threaded SIMD build`;
+      setThreadsCount(1);
+      return await original();
+    }
+  }, priority);
+}
+
 let webgpuLoaded = false;
 
 async function tryWebgpu(): Promise<boolean> {
@@ -102,6 +186,9 @@ async function tryWasm(): Promise<{ ok: boolean; dir?: string }> {
     dir = wasmBinaryDir();
     setWasmPaths(dir);
     wasmPathsSet = true;
+    const threads = wasmThreadsWanted();
+    if (threads > 1) installThreadedFactory(threads);
+    else wasmThreadsNote = "wasm: single-threaded (1 thread wanted)";
   }
   try {
     return { ok: await tf.setBackend("wasm"), dir };
@@ -121,8 +208,9 @@ let lastWasmDir: string | undefined;
 
 /**
  * Sets up and activates a backend: `auto` (default) picks WebGPU where a real GPU adapter
- * exists, else wasm (SIMD when the runtime supports it, as Deno does), else cpu; a name
- * forces that backend. Registers MetaLab's kernels and gradients first (idempotent).
+ * exists, else wasm (SIMD when the runtime supports it, as Deno does; on
+ * {@linkcode wasmThreadsWanted} threads when the threaded build starts, else one), else cpu;
+ * a name forces that backend. Registers MetaLab's kernels and gradients first (idempotent).
  *
  * @throws Error on an unknown name (listing the choices) or when a named backend fails.
  */
@@ -130,6 +218,8 @@ export async function initBackend(choice: string = "auto"): Promise<BackendInfo>
   if (!(BACKEND_NAMES as readonly string[]).includes(choice)) {
     throw new Error(`unknown backend "${choice}": choose one of ${BACKEND_NAMES.join(", ")}`);
   }
+  // A bad METALAB_WASM_THREADS is an error whichever backend `auto` would end up on.
+  if (choice === "auto" || choice === "wasm") wasmThreadsWanted();
   const { kernelsAdded, gradientsAdded } = registerExtensions();
   const notes: string[] = [];
   let adapter: string | undefined;
@@ -179,6 +269,7 @@ export async function initBackend(choice: string = "auto"): Promise<BackendInfo>
     info.simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
     info.threads = getThreadsCount();
     info.wasmDir = lastWasmDir;
+    if (wasmThreadsNote) notes.push(wasmThreadsNote);
   }
   if (adapter) info.adapter = adapter;
   return info;

@@ -3,8 +3,11 @@
  * (every backend) MetaLab adds so conv nets train fast and to second order.
  * @module
  */
-export { BACKEND_NAMES, initBackend, registerExtensions } from "./init.ts";
+export { BACKEND_NAMES, initBackend, registerExtensions, wasmThreadsWanted } from "./init.ts";
 export type { BackendChoice, BackendInfo } from "./init.ts";
 export { ADDED_GRADIENTS, registerGradients, REPLACED_GRADIENTS } from "./gradients.ts";
 export { registerWasmKernels } from "./wasm_kernels.ts";
-export { wasmBinaryDir } from "./wasm_files.ts";
+export { wasmBinaryDir, wasmThreadedFiles } from "./wasm_files.ts";
+export type { WasmThreadedFiles } from "./wasm_files.ts";
+export { startThreadedWasm, terminateWasmThreads } from "./wasm_threads.ts";
+export type { ThreadedWasmModule } from "./wasm_threads.ts";

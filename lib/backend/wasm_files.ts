@@ -68,3 +68,29 @@ export function wasmBinaryDir(): string {
       `or set METALAB_WASM_DIR to its dist/ folder.`,
   );
 }
+
+/** The files of tfjs's threaded-SIMD build, as `file://` URLs. */
+export interface WasmThreadedFiles {
+  /** The Emscripten glue (`wasm-out/tfjs-backend-wasm-threaded-simd.js`, beside `dist/`). */
+  glue: string;
+  /** The binary (`dist/tfjs-backend-wasm-threaded-simd.wasm`). */
+  wasm: string;
+}
+
+/**
+ * Finds the threaded-SIMD build's glue and binary in the package folder
+ * {@linkcode wasmBinaryDir} found. Throws, naming the missing file, when either is absent.
+ */
+export function wasmThreadedFiles(): WasmThreadedFiles {
+  const dist = wasmBinaryDir();
+  const files = {
+    glue: new URL("../wasm-out/tfjs-backend-wasm-threaded-simd.js", dist).href,
+    wasm: new URL("tfjs-backend-wasm-threaded-simd.wasm", dist).href,
+  };
+  for (const url of Object.values(files)) {
+    if (!exists(new URL(url).pathname)) {
+      throw new Error(`tfjs threaded wasm build incomplete: ${new URL(url).pathname} not found`);
+    }
+  }
+  return files;
+}

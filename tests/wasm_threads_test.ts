@@ -1,0 +1,169 @@
+/**
+ * The threaded-SIMD wasm build under Deno (lib/backend/wasm_threads.ts): it starts on 2
+ * threads, agrees with cpu on conv2d forward and both gradients (the XNNPACK convs and
+ * MetaLab's conv-gradient kernels, now split across threads), is deterministic, falls back
+ * to the single-threaded build when the threaded files are missing, and its pthread workers
+ * never keep a Deno process alive (this file also runs under `deno test`'s op and resource
+ * sanitizers with the workers running).
+ */
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { initBackend, wasmBinaryDir, wasmThreadsWanted } from "../lib/backend/mod.ts";
+import { Rng } from "../lib/random/mod.ts";
+import { assertAllClose } from "../lib/testing/mod.ts";
+
+// Two threads whatever this machine has (the default is its logical cores), set before the
+// first initBackend of this process: the wasm backend is created once.
+Deno.env.set("METALAB_WASM_THREADS", "2");
+
+const ROOT = new URL("../", import.meta.url);
+const TOL = { rtol: 1e-4, atol: 1e-4 };
+
+/** Runs `code` (a module body) in a fresh `deno eval` in the repo root; returns its result. */
+async function runDeno(code: string, env: Record<string, string> = {}) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--quiet", code],
+    cwd: ROOT.pathname,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+    // A pthread worker that kept the process alive would hang here: fail instead.
+    signal: AbortSignal.timeout(120_000),
+  }).output();
+  return {
+    code: out.code,
+    signal: out.signal,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+Deno.test("initBackend('wasm') runs the threaded SIMD build on METALAB_WASM_THREADS threads", async () => {
+  assert.equal(wasmThreadsWanted(), 2);
+  const info = await initBackend("wasm");
+  assert.equal(info.name, "wasm");
+  assert.equal(info.simd, true);
+  assert.equal(info.threads, 2, `notes: ${info.notes.join("; ")}`);
+  assert.ok(!info.notes.some((n) => /did not start|failed/.test(n)), info.notes.join("; "));
+  assert.ok(info.kernelsAdded.includes("Conv2DBackpropFilter"));
+  // Switching away and back keeps the same (threaded) instance.
+  await initBackend("cpu");
+  assert.equal((await initBackend("wasm")).threads, 2);
+});
+
+Deno.test("METALAB_WASM_THREADS out of range is a clear error", async () => {
+  Deno.env.set("METALAB_WASM_THREADS", "0");
+  try {
+    await assert.rejects(() => initBackend("wasm"), /METALAB_WASM_THREADS must be an integer/);
+    Deno.env.set("METALAB_WASM_THREADS", "two");
+    assert.throws(() => wasmThreadsWanted(), /got "two"/);
+  } finally {
+    Deno.env.set("METALAB_WASM_THREADS", "2");
+  }
+});
+
+/** Conv-4-like shapes, large enough for XNNPACK to split the work across both threads. */
+const CASES: Array<{ x: number[]; f: number[]; s: 1 | 2; pad: "same" | "valid" }> = [
+  { x: [10, 14, 14, 16], f: [3, 3, 16, 32], s: 1, pad: "same" },
+  { x: [6, 15, 15, 8], f: [3, 3, 8, 16], s: 2, pad: "same" },
+  { x: [4, 12, 11, 8], f: [3, 3, 8, 8], s: 1, pad: "valid" },
+];
+
+/** conv2d output and the gradients w.r.t. input and filter of Σ conv2d(x, w)·dy. */
+function convAndGrads(
+  xv: Float32Array,
+  fv: Float32Array,
+  dyv: Float32Array,
+  c: typeof CASES[number],
+): Float32Array[] {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(xv, c.x as [number, number, number, number]);
+    const w = tf.tensor4d(fv, c.f as [number, number, number, number]);
+    const y = tf.conv2d(x, w, c.s, c.pad);
+    const dy = tf.tensor(dyv, y.shape);
+    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad), dy))
+    )([x, w]);
+    return [y, dx, dw].map((t) => t.dataSync() as Float32Array);
+  });
+}
+
+Deno.test("threaded wasm conv2d forward, dX and dW agree with cpu, and repeat bit for bit", async () => {
+  for (const c of CASES) {
+    const rng = new Rng(c.x[0] * 1000 + c.f[3]);
+    const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+    const xv = rng.normalArray(size(c.x));
+    const fv = rng.normalArray(size(c.f));
+    const yShape = tf.tidy(() =>
+      tf.conv2d(
+        tf.zeros<tf.Rank>(c.x) as tf.Tensor4D,
+        tf.zeros<tf.Rank>(c.f) as tf.Tensor4D,
+        c.s,
+        c.pad,
+      )
+        .shape
+    );
+    const dyv = rng.normalArray(size(yShape));
+    await initBackend("cpu");
+    const expected = convAndGrads(xv, fv, dyv, c);
+    const info = await initBackend("wasm");
+    assert.equal(info.threads, 2);
+    const before = tf.memory().numTensors;
+    const actual = convAndGrads(xv, fv, dyv, c);
+    const again = convAndGrads(xv, fv, dyv, c);
+    assert.equal(tf.memory().numTensors, before, "tensors leaked");
+    const label = `x ${c.x} f ${c.f} stride ${c.s} ${c.pad}`;
+    ["y", "dX", "dW"].forEach((name, i) => {
+      assertAllClose(actual[i], expected[i], { ...TOL, label: `${name} ${label}` });
+      assert.deepEqual(again[i], actual[i], `${name} ${label}: threaded runs differ`);
+    });
+  }
+});
+
+Deno.test("a Deno process with the threaded wasm backend exits by itself when done", async () => {
+  const code = `
+    import * as tf from "@tensorflow/tfjs";
+    import { initBackend } from "./lib/backend/mod.ts";
+    const info = await initBackend("wasm");
+    const x = tf.ones([8, 28, 28, 8]);
+    const w = tf.ones([3, 3, 8, 16]);
+    const s = tf.sum(tf.conv2d(x, w, 1, "same")).dataSync()[0];
+    console.log(JSON.stringify({ threads: info.threads, s }));
+  `;
+  const r = await runDeno(code, { METALAB_WASM_THREADS: "2" });
+  assert.equal(r.code, 0, `exit ${r.code} (signal ${r.signal}); stderr:\n${r.stderr}`);
+  const { threads, s } = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+  assert.equal(threads, 2);
+  // Every output sums the in-bounds 3×3×8 window: 8·(26² interior·9 + edges) per filter.
+  const perFilter = 8 * (26 * 26 * 9 + 4 * 26 * 6 + 4 * 4);
+  assert.equal(s, 8 * 16 * perFilter);
+});
+
+Deno.test("without the threaded build's files, wasm falls back to one thread and says why", async () => {
+  // A copy of dist/ holding only the single-threaded SIMD binary.
+  const dir = await Deno.makeTempDir({ prefix: "metalab-wasm-" });
+  try {
+    const simd = new URL("tfjs-backend-wasm-simd.wasm", wasmBinaryDir());
+    await Deno.copyFile(simd, `${dir}/tfjs-backend-wasm-simd.wasm`);
+    const code = `
+      import * as tf from "@tensorflow/tfjs";
+      import { initBackend } from "./lib/backend/mod.ts";
+      const info = await initBackend("wasm");
+      const y = tf.conv2d(tf.ones([2, 5, 5, 2]), tf.ones([3, 3, 2, 1]), 1, "valid");
+      console.log(JSON.stringify({ threads: info.threads, notes: info.notes, wasmDir: info.wasmDir,
+        y: Array.from(y.dataSync()) }));
+    `;
+    const r = await runDeno(code, { METALAB_WASM_THREADS: "2", METALAB_WASM_DIR: dir });
+    assert.equal(r.code, 0, `exit ${r.code}; stderr:\n${r.stderr}`);
+    const info = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+    assert.equal(info.threads, 1);
+    assert.ok(info.wasmDir.includes(dir), info.wasmDir);
+    assert.ok(
+      info.notes.some((n: string) => /threaded build did not start.*not found/.test(n)),
+      JSON.stringify(info.notes),
+    );
+    assert.deepEqual(info.y, Array(2 * 3 * 3).fill(18)); // [2, 3, 3, 1], each 3·3·2 ones
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
