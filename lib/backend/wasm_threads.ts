@@ -63,6 +63,12 @@ class PthreadWorker {
       if (!this.#startup.done) this.#startup.failed(error);
       else console.error(error.message);
     });
+    this.#worker.on("exit", (code: number) => {
+      liveWorkers.delete(this);
+      if (!this.#startup.done) {
+        this.#startup.failed(new Error(`wasm pthread worker exited (code ${code}) while starting`));
+      }
+    });
   }
 
   /** Posts to the pthread (the wasm module and shared memory are cloned, not copied). */
@@ -156,7 +162,11 @@ export async function startThreadedWasm(threads: number): Promise<ThreadedWasmMo
       },
       onAbort: (what: unknown) => rejectStartup(new Error(`wasm threads: aborted (${what})`)),
       print: (text: string) => console.log(text),
-      printErr: (text: string) => console.error(text),
+      printErr: (text: string) => {
+        // Said when tfjs joins its pool threads on dispose; a browser's main thread must not
+        // block, but Deno's may (Atomics.wait is allowed there).
+        if (!text.startsWith("Blocking on the main thread is very dangerous")) console.error(text);
+      },
     });
     const module = await Promise.race([ready, failure, timeout]);
     startup.done = true;
