@@ -12,8 +12,8 @@ import { initBackend, wasmBinaryDir, wasmThreadsWanted } from "../lib/backend/mo
 import { Rng } from "../lib/random/mod.ts";
 import { assertAllClose } from "../lib/testing/mod.ts";
 
-// Two threads whatever this machine has (the default is its logical cores), set before the
-// first initBackend of this process: the wasm backend is created once.
+// Two threads whatever this machine has (unset means one), set before the first
+// initBackend of this process: the wasm backend is created once.
 Deno.env.set("METALAB_WASM_THREADS", "2");
 
 const ROOT = new URL("../", import.meta.url);
@@ -51,12 +51,19 @@ Deno.test("initBackend('wasm') runs the threaded SIMD build on METALAB_WASM_THRE
   assert.equal((await initBackend("wasm")).threads, 2);
 });
 
-Deno.test("METALAB_WASM_THREADS out of range is a clear error", async () => {
+Deno.test("METALAB_WASM_THREADS: unset = 1, auto = the cores, out of range = a clear error", async () => {
   Deno.env.set("METALAB_WASM_THREADS", "0");
   try {
-    await assert.rejects(() => initBackend("wasm"), /METALAB_WASM_THREADS must be an integer/);
+    await assert.rejects(
+      () => initBackend("wasm"),
+      /METALAB_WASM_THREADS must be "auto" or an integer from 1 to 8, got "0"/,
+    );
     Deno.env.set("METALAB_WASM_THREADS", "two");
     assert.throws(() => wasmThreadsWanted(), /got "two"/);
+    Deno.env.set("METALAB_WASM_THREADS", "auto");
+    assert.equal(wasmThreadsWanted(), Math.min(navigator.hardwareConcurrency, 8));
+    Deno.env.delete("METALAB_WASM_THREADS");
+    assert.equal(wasmThreadsWanted(), 1, "single-threaded unless asked");
   } finally {
     Deno.env.set("METALAB_WASM_THREADS", "2");
   }

@@ -1,7 +1,7 @@
 /**
  * Choosing and setting up the tfjs backend: WebGPU where a real GPU adapter exists, else
- * wasm (SIMD, binaries loaded offline from the npm package; multi-threaded where the
- * threaded build starts, see `wasm_threads.ts`), else the pure-JS cpu backend;
+ * wasm (SIMD, binaries loaded offline from the npm package; multi-threaded on request,
+ * see `wasm_threads.ts`), else the pure-JS cpu backend;
  * and registration of the kernels and gradients MetaLab adds (see `wasm_kernels.ts`,
  * `gradients.ts`), so conv nets train on wasm and second-order gradients flow through
  * conv2d, max-pool and batch norm on every backend.
@@ -101,10 +101,22 @@ let wasmThreadsNote: string | undefined;
 const MAX_WASM_THREADS = 8;
 
 /**
- * Threads wanted for wasm: `METALAB_WASM_THREADS` if set (1 = single-threaded), else the
- * logical cores, at most 8.
+ * wasm threads when `METALAB_WASM_THREADS` is unset: 1, tfjs's single-threaded SIMD build.
+ * Measured on the shared 2-core machine (other jobs running, load 3–6): 2 threads made the
+ * Conv-4 ProtoNet step ≈ 15 % slower (590 vs 510 ms), batched sinusoid MAML ≈ 2.5× slower
+ * (22–29 vs 9.5 ms) and a meta-learner test file 4× slower (165 vs 42 s): every XNNPACK op,
+ * however small, wakes the pool (a 10k-element Relu: 7 µs → 750 µs), and its spin-waiting
+ * threads compete with the other jobs. Threads can only pay off for conv-heavy work on
+ * otherwise idle cores; set `METALAB_WASM_THREADS=2` (or `auto`) there and compare.
+ */
+const DEFAULT_WASM_THREADS = 1;
+
+/**
+ * Threads wanted for wasm: `METALAB_WASM_THREADS` if set (an integer 1–8, 1 = the
+ * single-threaded build; or `auto` = the logical cores, at most 8), else
+ * {@linkcode DEFAULT_WASM_THREADS} (1).
  *
- * @throws Error when `METALAB_WASM_THREADS` is not an integer in 1..8.
+ * @throws Error when `METALAB_WASM_THREADS` is neither `auto` nor an integer in 1..8.
  */
 export function wasmThreadsWanted(): number {
   let env: string | undefined;
@@ -113,16 +125,18 @@ export function wasmThreadsWanted(): number {
   } catch {
     env = undefined; // no --allow-env: the default
   }
-  if (env !== undefined && env !== "") {
-    const n = Number(env);
-    if (!Number.isInteger(n) || n < 1 || n > MAX_WASM_THREADS) {
-      throw new Error(
-        `METALAB_WASM_THREADS must be an integer from 1 to ${MAX_WASM_THREADS}, got "${env}"`,
-      );
-    }
-    return n;
+  if (env === undefined || env === "") return DEFAULT_WASM_THREADS;
+  if (env === "auto") {
+    return Math.max(1, Math.min(navigator.hardwareConcurrency || 1, MAX_WASM_THREADS));
   }
-  return Math.max(1, Math.min(navigator.hardwareConcurrency || 1, MAX_WASM_THREADS));
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WASM_THREADS) {
+    throw new Error(
+      `METALAB_WASM_THREADS must be "auto" or an integer from 1 to ${MAX_WASM_THREADS}, ` +
+        `got "${env}"`,
+    );
+  }
+  return n;
 }
 
 /**
@@ -188,7 +202,6 @@ async function tryWasm(): Promise<{ ok: boolean; dir?: string }> {
     wasmPathsSet = true;
     const threads = wasmThreadsWanted();
     if (threads > 1) installThreadedFactory(threads);
-    else wasmThreadsNote = "wasm: single-threaded (1 thread wanted)";
   }
   try {
     return { ok: await tf.setBackend("wasm"), dir };
@@ -208,9 +221,10 @@ let lastWasmDir: string | undefined;
 
 /**
  * Sets up and activates a backend: `auto` (default) picks WebGPU where a real GPU adapter
- * exists, else wasm (SIMD when the runtime supports it, as Deno does; on
- * {@linkcode wasmThreadsWanted} threads when the threaded build starts, else one), else cpu;
- * a name forces that backend. Registers MetaLab's kernels and gradients first (idempotent).
+ * exists, else wasm (SIMD when the runtime supports it, as Deno does; single-threaded unless
+ * `METALAB_WASM_THREADS` asks for more, see {@linkcode wasmThreadsWanted}, and then on that
+ * many threads when the threaded build starts, else one), else cpu; a name forces that
+ * backend. Registers MetaLab's kernels and gradients first (idempotent).
  *
  * @throws Error on an unknown name (listing the choices) or when a named backend fails.
  */
