@@ -21,6 +21,7 @@ import type {
   Episode,
   FunctionalModel,
   LabelledSet,
+  MetaLossTerms,
   TaskKind,
 } from "../meta/mod.ts";
 import type { Rng } from "../random/mod.ts";
@@ -57,6 +58,24 @@ export class PretrainedBaseline extends BaseMetaLearner {
     const x = tf.concat([task.support.x, task.query.x]);
     const y = tf.concat([task.support.y, task.query.y]);
     return { loss: taskLoss(this.kind, this.model.apply(params, x, { training: true }), y) };
+  }
+
+  /**
+   * The whole meta-batch as one regression problem: all tasks' points go through the model in
+   * one forward pass (one graph instead of one per task); the per-task losses are read off the
+   * pooled squared errors.
+   */
+  override metaLossTerms(params: tf.Tensor[], tasks: Episode[]): MetaLossTerms {
+    if (this.kind !== "regression") return super.metaLossTerms(params, tasks);
+    const xs = tasks.flatMap((t) => [t.support.x, t.query.x]);
+    const ys = tasks.flatMap((t) => [t.support.y, t.query.y]).map((y) =>
+      y.reshape([y.shape[0], -1])
+    );
+    const out = this.model.apply(params, tf.concat(xs), { training: true });
+    const sq = tf.square(tf.sub(out, tf.concat(ys)));
+    const sizes = tasks.map((t) => t.support.x.shape[0] + t.query.x.shape[0]);
+    const losses = tf.split(sq, sizes).map((part) => tf.mean(part) as tf.Scalar);
+    return this.objective.combine(params, losses);
   }
 
   /** Fine-tunes on the support set with `steps` SGD steps (default: `innerSteps`). */
