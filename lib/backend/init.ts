@@ -102,12 +102,14 @@ const MAX_WASM_THREADS = 8;
 
 /**
  * wasm threads when `METALAB_WASM_THREADS` is unset: 1, tfjs's single-threaded SIMD build.
- * Measured on the shared 2-core machine (other jobs running, load 3–6): 2 threads made the
- * Conv-4 ProtoNet step ≈ 15 % slower (590 vs 510 ms), batched sinusoid MAML ≈ 2.5× slower
- * (22–29 vs 9.5 ms) and a meta-learner test file 4× slower (165 vs 42 s): every XNNPACK op,
- * however small, wakes the pool (a 10k-element Relu: 7 µs → 750 µs), and its spin-waiting
- * threads compete with the other jobs. Threads can only pay off for conv-heavy work on
- * otherwise idle cores; set `METALAB_WASM_THREADS=2` (or `auto`) there and compare.
+ * Measured on the shared 2-core machine (other jobs running, load 4–5; runs of 1 and 2
+ * threads interleaved, medians): 2 threads were slower for the Conv-4 ProtoNet step
+ * (575–690 vs 450–495 ms), batched sinusoid MAML (20–31 vs 15–17 ms), second-order MAML on
+ * Conv-4 (17–27 vs 12–19 s), and a meta-learner test file (165 vs 42 s); first-order MAML
+ * was mixed (13–23 vs 15 s). Every XNNPACK op, however small, wakes the pool (a Relu of 10k
+ * floats: 7 µs → 750 µs), and the pool's spin-waiting threads compete with the other jobs.
+ * Threads can only pay off for conv-heavy work on otherwise idle cores: set
+ * `METALAB_WASM_THREADS=2` (or `auto`) there, and compare.
  */
 const DEFAULT_WASM_THREADS = 1;
 
