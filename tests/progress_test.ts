@@ -164,6 +164,27 @@ Deno.test("progressReporter: phases by total, log lines above the live line", as
   assert.ok(text.includes("\r\x1b[Kcheckpoint saved\n\rexp 1/10 10% loss 2"), JSON.stringify(text));
   assert.match(text, /exp 10\/10 100% loss 1 .*\n/); // the training phase ends on its own line
   assert.match(text, /exp 5\/600 0% acc 0\.9 .*\n$/); // the last phase is closed at its step
+
+  // The next learner of an experiment restarts at step 1 with the same total: a new phase,
+  // so its ETA is not computed from the previous learner's elapsed time.
+  const clock = fakeClock();
+  const lines: string[] = [];
+  const r2 = progressReporter({
+    label: "two",
+    mode: "plain",
+    write: (s) => lines.push(s),
+    now: clock.now,
+    plainFraction: 0.5,
+  });
+  r2.update(100, 100);
+  clock.advance(100_000);
+  r2.update(100, 100);
+  r2.update(1, 100);
+  clock.advance(1_000);
+  r2.update(50, 100);
+  await r2.done();
+  const last = lines.filter((l) => l.includes("50/100")).pop() ?? "";
+  assert.match(last, /0:01 elapsed/, JSON.stringify(lines));
   const plain: string[] = [];
   const p = progressReporter({ mode: "plain", write: (s) => plain.push(s) });
   p.log("hello");

@@ -1,8 +1,8 @@
 /**
  * A progress reporter for multi-phase work whose total is known only as it goes (the
  * shape `deno task reproduce` and the experiment runner use): `update(step, total,
- * values)`, `log(message)` between updates, `done()`. A change of total starts a new
- * phase (e.g. training, then evaluation) with its own rate and ETA.
+ * values)`, `log(message)` between updates, `done()`. A change of total, or a step that goes
+ * back (the next learner of an experiment), starts a new phase with its own rate and ETA.
  * @module
  */
 import { detectMode, type Progress, progress, type ProgressOptions } from "./progress.ts";
@@ -39,7 +39,7 @@ export function progressReporter(options: ReporterOptions = {}): ProgressReporte
 
   return {
     update(step, total, values) {
-      if (!current || total !== currentTotal) {
+      if (!current || total !== currentTotal || step < current.state().step) {
         finishPhase();
         current = progress({ ...options, mode, write, total });
         currentTotal = total;
