@@ -3,6 +3,8 @@
  * (Each layer adds its line here; lower layers first.)
  * @module
  */
+export * from "./files/mod.ts";
+export * from "./random/mod.ts";
 export * from "./backend/mod.ts";
 export * from "./models/mod.ts";
 export * from "./datasets/mod.ts";

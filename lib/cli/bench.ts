@@ -11,6 +11,7 @@ import { BACKEND_NAMES, initBackend } from "../backend/mod.ts";
 import { benchCompute } from "../bench/compute_bench.ts";
 import type { BenchRecord } from "../bench/types.ts";
 import { parseArgs } from "./args.ts";
+import { atomicWrite } from "../files/mod.ts";
 
 const USAGE = `usage: deno task bench [--backend webgpu|wasm|cpu|auto …] [--steps N] [--warmup N]
                        [--cpu-steps N] [--cpu-maml] [--no-data] [--out FILE]`;
@@ -68,19 +69,6 @@ function formatTable(records: BenchRecord[]): string {
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
   return rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c])).join("  ")).join("\n");
-}
-
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
-  await Deno.mkdir(dir, { recursive: true });
-  const tmp = `${path}.${Deno.pid}.partial`;
-  try {
-    await Deno.writeTextFile(tmp, text);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
 }
 
 /** Runs the bench command with `argv` (without the program name). */
@@ -156,7 +144,7 @@ export async function main(argv: string[]): Promise<void> {
     options: { steps, warmup, cpuSteps },
     records,
   };
-  await writeAtomically(out, JSON.stringify(report, null, 2) + "\n");
+  await atomicWrite(out, JSON.stringify(report, null, 2) + "\n");
   console.log(`\n[bench] wrote ${out}`);
 }
 

@@ -13,7 +13,7 @@
  * image size); `checksum` is FNV-1a of the data bytes, so truncation or bit rot is caught.
  * @module
  */
-import { dirname } from "node:path";
+import { atomicWrite, fnv1a } from "../files/mod.ts";
 
 const MAGIC = "MLCACHE1";
 /** Bumped whenever the layout or the meaning of cached data changes. */
@@ -36,16 +36,6 @@ interface Header<M> {
   length: number;
   checksum: number;
   meta: M;
-}
-
-/** FNV-1a (32-bit) over bytes: cheap, and catches truncation and flipped bits. */
-export function fnv1a(bytes: Uint8Array): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; i++) {
-    h ^= bytes[i];
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 function dtypeOf(data: CacheArray): CacheDtype {
@@ -80,15 +70,7 @@ export async function writeCache<M>(
   new DataView(out.buffer).setUint32(8, json.length, true);
   out.set(json, 12);
   out.set(bytes, dataStart);
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    await Deno.writeFile(tmp, out);
-    await Deno.rename(tmp, path);
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
-  }
+  await atomicWrite(path, out);
 }
 
 /**

@@ -44,7 +44,7 @@ export type {
   DownloadResult,
   OmniglotDownloadOptions,
 } from "./download.ts";
-export { CACHE_FORMAT, fnv1a, readCache, writeCache } from "./cache.ts";
+export { CACHE_FORMAT, readCache, writeCache } from "./cache.ts";
 export type { CacheContents, CacheDtype } from "./cache.ts";
 export {
   DEFAULT_CACHE_DIR,

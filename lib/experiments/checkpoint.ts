@@ -8,6 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { atomicWrite } from "../files/mod.ts";
 
 const MAGIC = "MLCKPT01";
 
@@ -138,23 +139,5 @@ export class CheckpointDir {
   /** Removes every checkpoint (after the run completed). */
   async clear(): Promise<void> {
     for (const f of this.files()) await new CheckpointStore(f).remove();
-  }
-}
-
-/**
- * Writes `data` to `path` atomically: to a temporary file in the same folder, then a
- * rename, which replaces the old file in one step on POSIX file systems.
- */
-export async function atomicWrite(path: string, data: Uint8Array | string): Promise<void> {
-  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
-  await Deno.mkdir(dir, { recursive: true });
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  try {
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
   }
 }

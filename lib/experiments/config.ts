@@ -13,6 +13,47 @@ export type ConfigField =
   | { kind: "bool"; quick: boolean; full: boolean; doc: string }
   | { kind: "choice"; choices: readonly string[]; quick: string; full: string; doc: string };
 
+/** An integer knob in [min, max] with its quick and full values. */
+export function intField(
+  min: number,
+  max: number,
+  quick: number,
+  full: number,
+  doc: string,
+): Extract<ConfigField, { kind: "int" }> {
+  return { kind: "int", min, max, quick, full, doc };
+}
+
+/** A real-valued knob in [min, max] with its quick and full values. */
+export function numberField(
+  min: number,
+  max: number,
+  quick: number,
+  full: number,
+  doc: string,
+): Extract<ConfigField, { kind: "number" }> {
+  return { kind: "number", min, max, quick, full, doc };
+}
+
+/** A yes/no knob. */
+export function boolField(
+  quick: boolean,
+  full: boolean,
+  doc: string,
+): Extract<ConfigField, { kind: "bool" }> {
+  return { kind: "bool", quick, full, doc };
+}
+
+/** A knob that takes one of `choices`. */
+export function choiceField(
+  choices: readonly string[],
+  quick: string,
+  full: string,
+  doc: string,
+): Extract<ConfigField, { kind: "choice" }> {
+  return { kind: "choice", choices, quick, full, doc };
+}
+
 /** A schema: knob name → field. */
 export type ConfigSchema = Record<string, ConfigField>;
 

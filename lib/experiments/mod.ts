@@ -23,7 +23,7 @@ export type {
   RunContext,
 } from "./types.ts";
 export { RunInterrupted } from "./types.ts";
-export { atomicWrite, type Checkpoint, CheckpointDir, CheckpointStore } from "./checkpoint.ts";
+export { type Checkpoint, CheckpointDir, CheckpointStore } from "./checkpoint.ts";
 export {
   METALAB_VERSION,
   RESULT_SCHEMA,

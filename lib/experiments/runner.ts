@@ -6,7 +6,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type ConfigSchema, type Preset, resolveConfig } from "./config.ts";
-import { atomicWrite, CheckpointDir, CheckpointStore } from "./checkpoint.ts";
+import { atomicWrite } from "../files/mod.ts";
+import { CheckpointDir, CheckpointStore } from "./checkpoint.ts";
 import {
   METALAB_VERSION,
   RESULT_SCHEMA,

@@ -5,7 +5,6 @@
  */
 export {
   denoFolderHandler,
-  fnv1aBytes,
   type HasParams,
   type LoadedParams,
   loadLearner,

@@ -7,6 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { fnv1a } from "../files/mod.ts";
 
 /** Manifest format tag written into `model.json`. */
 export const PARAMS_FORMAT = "metalab-params/1";
@@ -31,16 +32,6 @@ export interface LoadedParams extends Required<Pick<ParamsMetadata, "config" | "
   tensors: Record<string, tf.Tensor>;
   /** The `extra` metadata. */
   extra: Record<string, unknown>;
-}
-
-/** FNV-1a 32-bit hash of bytes (detects truncated or altered weight files). */
-export function fnv1aBytes(bytes: Uint8Array): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; i++) {
-    h ^= bytes[i];
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -94,7 +85,7 @@ export function denoFolderHandler(
         weightsManifest: [{ paths: [WEIGHTS], weights: artifacts.weightSpecs ?? [] }],
         userDefinedMetadata: artifacts.userDefinedMetadata ?? {},
         weightsBytes: bytes.byteLength,
-        weightsFnv1a: fnv1aBytes(bytes),
+        weightsFnv1a: fnv1a(bytes),
       };
       const parent = dir.replace(/\/+$/, "").split("/").slice(0, -1).join("/") || ".";
       await Deno.mkdir(parent, { recursive: true });
@@ -136,7 +127,7 @@ export function denoFolderHandler(
           `${weightsPath} has ${bytes.byteLength} bytes, the manifest says ${manifest.weightsBytes}`,
         );
       }
-      if (manifest.weightsFnv1a !== undefined && fnv1aBytes(bytes) !== manifest.weightsFnv1a) {
+      if (manifest.weightsFnv1a !== undefined && fnv1a(bytes) !== manifest.weightsFnv1a) {
         throw new Error(`${weightsPath} is corrupt: its checksum does not match ${manifestPath}`);
       }
       return {

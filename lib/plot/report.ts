@@ -7,6 +7,7 @@ import { formatNumber } from "./figures.ts";
 import type { Cell } from "./figures.ts";
 import { PLOTLY_VERSION, plotlySource, scriptJson, scriptSafe } from "./plotly_source.ts";
 import type { PlotlyFigure } from "./types.ts";
+import { atomicWrite } from "../files/mod.ts";
 
 /** A table in a report (plain HTML, readable even without JavaScript). */
 export interface ReportTable {
@@ -159,14 +160,9 @@ export async function writeHtmlReport(
 ): Promise<string> {
   const html = reportHtml(figures, options);
   const absolute = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
-  const folder = absolute.slice(0, absolute.lastIndexOf("/")) || "/";
-  await Deno.mkdir(folder, { recursive: true });
-  const temp = `${absolute}.partial-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
   try {
-    await Deno.writeTextFile(temp, html);
-    await Deno.rename(temp, absolute);
+    await atomicWrite(absolute, html);
   } catch (e) {
-    await Deno.remove(temp).catch(() => {});
     throw new Error(`writeHtmlReport: could not write ${absolute}: ${(e as Error).message}`);
   }
   return absolute;
