@@ -310,6 +310,16 @@ const mnistProtonet: Experiment<typeof MNIST_SCHEMA> = {
   },
 };
 
+/** Finn et al.'s Omniglot settings, shared by the MAML-family experiments. */
+const MAML_FAMILY_SCHEMA = omniglotSchema({
+  ways: 5,
+  shots: 1,
+  trainSteps: [20, 60000],
+  metaBatchSize: [4, 32],
+  protoTrainWays: [5, 5],
+  protocol: "standard",
+});
+
 /** Every experiment `deno task reproduce` knows, in the order it runs them. */
 export const EXPERIMENTS: readonly Experiment[] = [
   sinusoidExperimentFor(5),
@@ -362,14 +372,7 @@ export const EXPERIMENTS: readonly Experiment[] = [
     description: "Conv-4 MAML (second order) and FOMAML, 5-way 1-shot, 32 tasks per " +
       "meta-step, 1 inner SGD step α=0.4 (3 at test time), Adam 1e-3; 600 test episodes.",
     learners: ["maml", "fomaml"],
-    schema: omniglotSchema({
-      ways: 5,
-      shots: 1,
-      trainSteps: [20, 60000],
-      metaBatchSize: [4, 32],
-      protoTrainWays: [5, 5],
-      protocol: "standard",
-    }),
+    schema: MAML_FAMILY_SCHEMA,
     halveEvery: 0,
     fullNote: "Finn et al. train 60,000 meta-steps; a second-order step on 32 Conv-4 tasks " +
       "takes ~13 s here, so the full preset needs days: resume it in parts with --resume",
@@ -380,14 +383,7 @@ export const EXPERIMENTS: readonly Experiment[] = [
     description: "Conv-4 ANIL (inner loop on the head only; Raghu et al. 2020) and Meta-SGD " +
       "(learned per-parameter inner rates; Li et al. 2017), 5-way 1-shot, 32 tasks per step.",
     learners: ["anil", "metasgd"],
-    schema: omniglotSchema({
-      ways: 5,
-      shots: 1,
-      trainSteps: [20, 60000],
-      metaBatchSize: [4, 32],
-      protoTrainWays: [5, 5],
-      protocol: "standard",
-    }),
+    schema: MAML_FAMILY_SCHEMA,
     halveEvery: 0,
     fullNote: "full preset: 60,000 meta-steps as MAML (resume it in parts with --resume)",
   }),

@@ -7,8 +7,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { squaredDistance, taskLoss } from "./losses.ts";
-import type { FunctionalModel, LabelledSet, TaskKind } from "./types.ts";
+import { accuracy, squaredDistance, taskLoss } from "./losses.ts";
+import type { TaskTerms } from "./base.ts";
+import type { Episode, FunctionalModel, LabelledSet, TaskKind } from "./types.ts";
 
 /** Options of {@linkcode innerLoop}. */
 export interface InnerLoopOptions {
@@ -65,5 +66,25 @@ export function parametricAdapted(
   return {
     predict: (x) => tf.tidy(() => model.apply(phi, x, { training })),
     dispose: () => tf.dispose(phi),
+  };
+}
+
+/**
+ * Scores adapted parameters φ on a task's query set: the query loss, the accuracy
+ * (classification) and the distance ‖φ − θ‖² over the adapted part (`adapted` vs `anchor`),
+ * the per-task pieces of the meta-objective that every gradient-based learner reports.
+ */
+export function adaptedQueryTerms(
+  model: FunctionalModel,
+  kind: TaskKind,
+  phi: tf.Tensor[],
+  task: Episode,
+  options: { training: boolean; adapted: tf.Tensor[]; anchor: tf.Tensor[] },
+): TaskTerms {
+  const out = model.apply(phi, task.query.x, { training: options.training });
+  return {
+    loss: taskLoss(kind, out, task.query.y),
+    proximal: squaredDistance(options.adapted, options.anchor),
+    accuracy: kind === "classification" ? accuracy(out, task.query.y) : undefined,
   };
 }

@@ -16,8 +16,8 @@ import {
   resolveObjective,
   type TaskTerms,
 } from "./base.ts";
-import { innerLoop, parametricAdapted } from "./inner_loop.ts";
-import { accuracy, squaredDistance, taskLoss } from "./losses.ts";
+import { adaptedQueryTerms, innerLoop, parametricAdapted } from "./inner_loop.ts";
+import { squaredDistance } from "./losses.ts";
 import type {
   AdaptedModel,
   AdaptOptions,
@@ -103,12 +103,11 @@ export class Maml extends BaseMetaLearner {
 
   /** Scores adapted parameters φ on the query set. */
   protected queryTerms(theta: tf.Tensor[], phi: tf.Tensor[], task: Episode): TaskTerms {
-    const out = this.model.apply(phi, task.query.x, { training: this.training });
-    return {
-      loss: taskLoss(this.kind, out, task.query.y),
-      proximal: squaredDistance(phi.slice(this.adaptFrom), theta.slice(this.adaptFrom)),
-      accuracy: this.kind === "classification" ? accuracy(out, task.query.y) : undefined,
-    };
+    return adaptedQueryTerms(this.model, this.kind, phi, task, {
+      training: this.training,
+      adapted: phi.slice(this.adaptFrom),
+      anchor: theta.slice(this.adaptFrom),
+    });
   }
 
   /** Meta-gradient: batched, first-order, or exact second-order (see module docs). */

@@ -7,8 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../random/mod.ts";
 import { BaseMetaLearner, type ObjectiveInput, resolveObjective, type TaskTerms } from "./base.ts";
-import { innerLoop, parametricAdapted } from "./inner_loop.ts";
-import { accuracy, squaredDistance, taskLoss } from "./losses.ts";
+import { adaptedQueryTerms, innerLoop, parametricAdapted } from "./inner_loop.ts";
 import type {
   AdaptedModel,
   AdaptOptions,
@@ -84,12 +83,11 @@ export class MetaSgd extends BaseMetaLearner {
   /** Query loss after adaptation with the learned rates. */
   taskTerms(params: tf.Tensor[], task: Episode): TaskTerms {
     const phi = this.adaptParams(params, task.support);
-    const out = this.model.apply(phi, task.query.x, { training: this.training });
-    return {
-      loss: taskLoss(this.kind, out, task.query.y),
-      proximal: squaredDistance(phi, this.theta(params)),
-      accuracy: this.kind === "classification" ? accuracy(out, task.query.y) : undefined,
-    };
+    return adaptedQueryTerms(this.model, this.kind, phi, task, {
+      training: this.training,
+      adapted: phi,
+      anchor: this.theta(params),
+    });
   }
 
   /** Adapts with the learned rates (`options.lr` is ignored: the rates are learned). */

@@ -15,7 +15,7 @@ import {
   resolveObjective,
   type TaskTerms,
 } from "./base.ts";
-import { innerLoop, parametricAdapted } from "./inner_loop.ts";
+import { adaptedQueryTerms, innerLoop, parametricAdapted } from "./inner_loop.ts";
 import { accuracy, squaredDistance, taskLoss } from "./losses.ts";
 import type {
   AdaptedModel,
@@ -75,12 +75,11 @@ export class Reptile extends BaseMetaLearner {
   /** Query loss after adaptation (what Reptile's update indirectly lowers). */
   taskTerms(params: tf.Tensor[], task: Episode): TaskTerms {
     const phi = this.adaptParams(params, task.support);
-    const out = this.model.apply(phi, task.query.x, { training: this.training });
-    return {
-      loss: taskLoss(this.kind, out, task.query.y),
-      proximal: squaredDistance(phi, params),
-      accuracy: this.kind === "classification" ? accuracy(out, task.query.y) : undefined,
-    };
+    return adaptedQueryTerms(this.model, this.kind, phi, task, {
+      training: this.training,
+      adapted: phi,
+      anchor: params,
+    });
   }
 
   /** The Reptile pseudo-gradient (see module docs); the reported loss is the query loss. */
