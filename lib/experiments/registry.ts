@@ -125,7 +125,7 @@ function sinusoidOutput(r: SinusoidResult, shots: number): ExperimentOutput {
           y,
         }))
       ),
-      { name: `the ${shots} support points`, x: c.support.x, y: c.support.y },
+      { name: `the ${shots} support points`, x: c.support.x, y: c.support.y, markers: true },
     ],
   };
   return {

@@ -59,19 +59,29 @@ export function curveFigure(curve: Curve, experiment?: string): PlotlyFigure {
       curve.series.map((s) => ({ name: s.name, x: s.x, mean: s.y, halfWidth: s.band! })),
       { title, xTitle: curve.xLabel, yTitle: curve.yLabel },
     )
-    : lineFigure(curve.series.map((s) => ({ name: s.name, x: s.x, y: s.y })), {
-      title,
-      xTitle: curve.xLabel,
-      yTitle: curve.yLabel,
-    });
+    : lineFigure(
+      curve.series.map((s) => ({
+        name: s.name,
+        x: s.x,
+        y: s.y,
+        mode: s.markers ? "markers" as const : "lines" as const,
+      })),
+      {
+        title,
+        xTitle: curve.xLabel,
+        yTitle: curve.yLabel,
+      },
+    );
 }
 
 /** Writes the HTML report of `results` to `path` (atomically). */
 export async function writeReport(path: string, results: RunResult[]): Promise<void> {
+  const rows = comparisonRows(results);
   const table = tableFigure(
     ["experiment", "metric", "ours (95% CI)", "published", "agrees", "source", "run"],
-    comparisonRows(results),
-    { title: "MetaLab reproductions: ours vs published" },
+    rows,
+    // Cells wrap (sources, long metric names): give each row room for three lines.
+    { title: "MetaLab reproductions: ours vs published", height: 140 + 62 * rows.length },
   );
   const figures = [table];
   for (const r of results) for (const c of r.curves) figures.push(curveFigure(c, r.experiment));

@@ -37,7 +37,15 @@ export interface Curve {
   /** y-axis label. */
   yLabel: string;
   /** Named series sharing one x-axis each. */
-  series: { name: string; x: number[]; y: number[]; band?: number[] }[];
+  series: {
+    name: string;
+    x: number[];
+    y: number[];
+    /** Half-width of a band around y (e.g. a 95% CI), drawn shaded. */
+    band?: number[];
+    /** Points instead of a line (e.g. a support set). */
+    markers?: boolean;
+  }[];
 }
 
 /** What an experiment returns. */
