@@ -6,9 +6,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { BaseMetaLearner, resolveObjective, type TaskTerms } from "./base.ts";
+import type { TaskTerms } from "./base.ts";
 import { accuracy, constantMax, exp2 } from "./losses.ts";
-import { countWays, type MetricLearnerOptions } from "./protonet.ts";
+import { countWays, MetricLearner, type MetricLearnerOptions } from "./protonet.ts";
 import type { AdaptedModel, Episode, FunctionalModel, LabelledSet } from "./types.ts";
 
 /** Options of {@linkcode MatchingNet}. */
@@ -41,25 +41,13 @@ export function matchingLogProbs(
 }
 
 /** Matching Networks (cosine attention, no FCE). */
-export class MatchingNet extends BaseMetaLearner {
-  /** The embedding network: its output (`apply`) embeds support and queries alike. */
-  readonly model: FunctionalModel;
-  /** Batch-norm mode. */
-  readonly training: boolean;
+export class MatchingNet extends MetricLearner {
   /** Cosine scale. */
   readonly scale: number;
 
   /** Makes a Matching Network over the embedding network `model`. */
   constructor(model: FunctionalModel, options: MatchingNetOptions) {
-    super(
-      "matchingnet",
-      "classification",
-      model.init(options.rng),
-      model.paramSpecs.map((s) => s.name),
-      resolveObjective(options.objective, { innerSteps: 0 }),
-    );
-    this.model = model;
-    this.training = options.training ?? true;
+    super("matchingnet", model, options);
     this.scale = options.scale ?? 1;
   }
 

@@ -53,6 +53,7 @@ export { MetaSgd, type MetaSgdOptions } from "./metasgd.ts";
 export { Reptile, type ReptileOptions } from "./reptile.ts";
 export {
   countWays,
+  MetricLearner,
   type MetricLearnerOptions,
   negativeSquaredDistances,
   ProtoNet,

@@ -49,17 +49,20 @@ export function negativeSquaredDistances(queries: tf.Tensor, protos: tf.Tensor):
   });
 }
 
-/** Prototypical Networks. */
-export class ProtoNet extends BaseMetaLearner {
+/**
+ * What metric-based learners share: an embedding network whose parameters are the
+ * meta-parameters, no inner loop, classification only.
+ */
+export abstract class MetricLearner extends BaseMetaLearner {
   /** The embedding network: its output (`apply`) is the embedding (e.g. `conv4({outputs: 0})`). */
   readonly model: FunctionalModel;
   /** Batch-norm mode. */
   readonly training: boolean;
 
-  /** Makes a ProtoNet over the embedding network `model`. */
-  constructor(model: FunctionalModel, options: MetricLearnerOptions) {
+  /** Makes the learner `name` over the embedding network `model`. */
+  constructor(name: string, model: FunctionalModel, options: MetricLearnerOptions) {
     super(
-      "protonet",
+      name,
       "classification",
       model.init(options.rng),
       model.paramSpecs.map((s) => s.name),
@@ -67,6 +70,14 @@ export class ProtoNet extends BaseMetaLearner {
     );
     this.model = model;
     this.training = options.training ?? true;
+  }
+}
+
+/** Prototypical Networks. */
+export class ProtoNet extends MetricLearner {
+  /** Makes a ProtoNet over the embedding network `model`. */
+  constructor(model: FunctionalModel, options: MetricLearnerOptions) {
+    super("protonet", model, options);
   }
 
   /** Logits of the queries given the support set, for parameters `params`. */
