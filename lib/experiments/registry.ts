@@ -11,7 +11,7 @@ import { boolField, choiceField, type ConfigSchema, intField, numberField } from
 import { sinusoidExperiment, type SinusoidResult } from "./sinusoid.ts";
 import { omniglotExperiment, type OmniglotLearnerName } from "./omniglot.ts";
 import { mnistExperiment } from "./mnist.ts";
-import type { Curve, DataNeed, Experiment, ExperimentOutput, Metric, RunContext } from "./types.ts";
+import type { Curve, DataNeed, Experiment, ExperimentOutput, Metric } from "./types.ts";
 
 const OMNIGLOT: DataNeed = {
   name: "omniglot",
@@ -56,17 +56,6 @@ function published(key: string, scale = 1): PublishedNumber | undefined {
     value: p.value * scale,
     ci95: p.ci95 === undefined ? undefined : p.ci95 * scale,
     source: p.source,
-  };
-}
-
-/** Run-context fields an experiment function takes (progress is per learner). */
-function forward(ctx: RunContext) {
-  return {
-    checkpoints: ctx.checkpoints,
-    checkpointEvery: ctx.checkpointEvery,
-    signal: ctx.signal,
-    log: ctx.log,
-    progress: ctx.progress,
   };
 }
 
@@ -148,7 +137,7 @@ function sinusoidExperimentFor(shots: 5 | 10): Experiment<typeof SINUSOID_SCHEMA
       const result = await sinusoidExperiment(
         { ...config, shots, queries: 10, seed: ctx.seed },
         undefined,
-        forward(ctx),
+        ctx,
       );
       const out = sinusoidOutput(result, shots);
       if (config.trainSteps < 70_000) {
@@ -236,7 +225,7 @@ function omniglotExperimentFor(spec: {
           seed: ctx.seed,
         },
         undefined,
-        forward(ctx),
+        ctx,
       );
       const metrics: Metric[] = [];
       for (const [name, learner] of Object.entries(result.learners)) {
@@ -291,7 +280,7 @@ const mnistProtonet: Experiment<typeof MNIST_SCHEMA> = {
   needs: [],
   schema: MNIST_SCHEMA,
   async run(config, ctx) {
-    const r = await mnistExperiment({ ...config, seed: ctx.seed }, undefined, forward(ctx));
+    const r = await mnistExperiment({ ...config, seed: ctx.seed }, undefined, ctx);
     return {
       metrics: r.evals.map((e) => ({
         name: `${config.ways}-way ${e.shots}-shot on digits 5–9`,
