@@ -257,6 +257,11 @@ export interface ExecuteResult {
   failedCell?: number;
   /** The failing cell and its error, or the runner's own error output. */
   error: string;
+  /**
+   * Kernel messages that arrived mangled and were skipped (see `run_notebook.py`): an
+   * output may be missing through no fault of the notebook.
+   */
+  transportErrors: number;
   /** Wall time in seconds. */
   seconds: number;
 }
@@ -305,7 +310,9 @@ export async function executeNotebook(
   const seconds = (performance.now() - started) / 1000;
   const stdout = new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "";
   const stderr = new TextDecoder().decode(out.stderr);
-  let summary: { ok: boolean; failed_cell: number | null; error: string | null } | undefined;
+  let summary:
+    | { ok: boolean; failed_cell: number | null; error: string | null; transport_errors?: number }
+    | undefined;
   try {
     summary = JSON.parse(stdout);
   } catch { /* the runner itself failed */ }
@@ -329,6 +336,7 @@ export async function executeNotebook(
     executed,
     outputPath,
     failedCell: summary?.failed_cell ?? undefined,
+    transportErrors: summary?.transport_errors ?? 0,
     error,
     seconds,
   };

@@ -7,8 +7,16 @@ outputs went missing or landed in the next cell, more often the busier the machi
 Here, after each cell, a silent barrier cell (a short sleep) runs, and every output
 that arrives until the barrier finishes belongs to the cell just run.
 
+A message that arrives mangled ("Invalid Signature": seen in CI about once in a few
+dozen notebook runs, under load, from the Deno kernel's pure-Rust ZeroMQ PUB socket; cf.
+zeromq/zmq.rs#237) is counted in "transport_errors" and skipped, and a barrier whose idle
+status was the mangled message ends once its reply is in and IOPub has been quiet for a
+while. The caller decides what a run with transport errors is worth (the notebook test
+reruns it once when its checks fail).
+
 usage: run_notebook.py NOTEBOOK OUT KERNEL_NAME CELL_TIMEOUT_S BARRIER_MS
-Prints one JSON line: {"ok", "cells", "failed_cell", "error"}; exit status 0 when ok.
+Prints one JSON line: {"ok", "cells", "failed_cell", "error", "transport_errors"};
+exit status 0 when ok.
 """
 
 import json
@@ -35,7 +43,7 @@ def run(nb_path, out_path, kernel_name, cell_timeout, barrier_ms):
     km.start_kernel(cwd=os.path.dirname(os.path.abspath(nb_path)))
     kc = km.client()
     kc.start_channels()
-    result = {"ok": True, "cells": 0, "failed_cell": None, "error": None}
+    result = {"ok": True, "cells": 0, "failed_cell": None, "error": None, "transport_errors": 0}
     displays = {}  # display_id -> list of output dicts to update in place
     try:
         kc.wait_for_ready(timeout=120)
@@ -49,9 +57,9 @@ def run(nb_path, out_path, kernel_name, cell_timeout, barrier_ms):
                 continue
             result["cells"] += 1
             msg_id = kc.execute(cell.source, store_history=True, allow_stdin=False)
-            reply = wait_for_reply(kc, msg_id, cell, displays, cell_timeout)
+            reply = wait_for_reply(kc, msg_id, cell, displays, cell_timeout, result)
             barrier_id = kc.execute(barrier, silent=False, store_history=False, allow_stdin=False)
-            wait_for_reply(kc, barrier_id, cell, displays, cell_timeout, until_idle=True)
+            wait_for_reply(kc, barrier_id, cell, displays, cell_timeout, result, until_idle=True)
             content = reply["content"]
             cell.execution_count = content.get("execution_count")
             if content.get("status") != "ok":
@@ -78,22 +86,53 @@ def run(nb_path, out_path, kernel_name, cell_timeout, barrier_ms):
     return result
 
 
-def wait_for_reply(kc, msg_id, cell, displays, timeout, until_idle=False):
+QUIET_AFTER_TRANSPORT_ERROR_S = 2.0
+
+# Fault injection for the runner's own test: METALAB_NB_MANGLE_EVERY=k treats every k-th
+# IOPub message as mangled, exactly as jupyter_client reports a bad signature.
+MANGLE_EVERY = int(os.environ.get("METALAB_NB_MANGLE_EVERY", "0"))
+_seen = [0]
+
+
+def mangle_for_test(msg):
+    if MANGLE_EVERY > 0:
+        _seen[0] += 1
+        if _seen[0] % MANGLE_EVERY == 0:
+            raise ValueError("Invalid Signature: %r (injected by METALAB_NB_MANGLE_EVERY)"
+                             % msg["header"].get("msg_type"))
+
+
+def wait_for_reply(kc, msg_id, cell, displays, timeout, result, until_idle=False):
     """Collects IOPub outputs into `cell` until the reply to msg_id (and, with until_idle,
-    the kernel's idle status for it) has arrived."""
+    the kernel's idle status for it) has arrived. After a mangled IOPub message the idle
+    status may be the one lost: then the reply plus a quiet IOPub also ends the wait."""
     deadline = time.monotonic() + timeout
     reply = None
     idle = False
+    errors_before = result["transport_errors"]
+    last_iopub = time.monotonic()
     while reply is None or (until_idle and not idle):
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        if now > deadline:
             raise CellTimeout("cell timed out after %d s" % timeout)
+        if (reply is not None and result["transport_errors"] > errors_before
+                and now - last_iopub > QUIET_AFTER_TRANSPORT_ERROR_S):
+            break
         drained = False
         while True:
             try:
                 msg = kc.get_iopub_msg(timeout=0.01)
+                mangle_for_test(msg)
             except queue.Empty:
                 break
+            except ValueError as e:  # "Invalid Signature", a frame that is not JSON
+                result["transport_errors"] += 1
+                print("run_notebook: skipped a mangled IOPub message: %s" % str(e)[:120],
+                      file=sys.stderr)
+                last_iopub = time.monotonic()
+                continue
             drained = True
+            last_iopub = time.monotonic()
             if (msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle"
                     and msg["parent_header"].get("msg_id") == msg_id):
                 idle = True
@@ -106,6 +145,10 @@ def wait_for_reply(kc, msg_id, cell, displays, timeout, until_idle=False):
                     reply = candidate
             except queue.Empty:
                 pass
+            except ValueError as e:
+                result["transport_errors"] += 1
+                print("run_notebook: skipped a mangled shell message: %s" % str(e)[:120],
+                      file=sys.stderr)
     return reply
 
 
