@@ -31,8 +31,14 @@ const SCHEMA = {
   mode: { kind: "choice", choices: ["a", "b"], quick: "a", full: "b", doc: "a choice" },
 } as const;
 
-/** A small real experiment: sinusoid MAML on an MLP 1-8-1, checkpointed every 10 steps. */
-function tinyExperiment(onStep?: (step: number) => void): Experiment<typeof SCHEMA> {
+/**
+ * A small real experiment: sinusoid MAML on an MLP 1-8-1, checkpointed every 10 steps.
+ * With `timeUpAfterStep`, its training sees the time limit pass once that step is done.
+ */
+function tinyExperiment(
+  onStep?: (step: number) => void,
+  timeUpAfterStep?: number,
+): Experiment<typeof SCHEMA> {
   return {
     name: "tiny-sinusoid",
     title: "tiny sinusoid MAML",
@@ -46,12 +52,17 @@ function tinyExperiment(onStep?: (step: number) => void): Experiment<typeof SCHE
         kind: "regression",
         objective: { innerLr: config.lr, metaBatchSize: 4, outerLr: 0.01 },
       });
+      let timeUp = false;
       try {
         const history = await trainWithCheckpoints(learner, {
           ...ctx,
+          get deadline() {
+            return timeUp ? 0 : ctx.deadline;
+          },
           progress: (step, total, v) => {
             ctx.progress(step, total, v);
             onStep?.(step);
+            if (step === timeUpAfterStep) timeUp = true;
           },
         }, {
           steps: config.steps,
@@ -186,6 +197,60 @@ Deno.test("an interrupted run resumes from its checkpoint to exactly the uninter
   } finally {
     await Deno.remove(out, { recursive: true });
   }
+});
+
+Deno.test("a time limit stops training at a checkpoint, marks the result partial, and --resume finishes it exactly", async () => {
+  const out = await Deno.makeTempDir({ prefix: "metalab-timelimit-" });
+  try {
+    const straight = await runExperiment(tinyExperiment(), {
+      outDir: null,
+      seed: 3,
+      checkpointEvery: 10,
+      log: () => {},
+    });
+    assert.deepEqual(straight.partial, []);
+    // Time runs out during step 15: training stops at the next checkpoint (step 20).
+    const partial = await runExperiment(tinyExperiment(undefined, 15), {
+      outDir: out,
+      seed: 3,
+      checkpointEvery: 10,
+      log: () => {},
+    });
+    assert.deepEqual(partial.partial, [{ label: "maml", step: 20, steps: 30 }]);
+    assert.match(partial.notes[0], /^PARTIAL: maml stopped by the time limit after 20 of 30/);
+    assert.deepEqual(validateResult(partial), []);
+    const written = JSON.parse(await Deno.readTextFile(`${out}/tiny-sinusoid/result.json`));
+    assert.deepEqual(written.partial, partial.partial);
+    const ckpt = await new CheckpointStore(`${out}/tiny-sinusoid/checkpoint-maml.ckpt`).load();
+    assert.equal(ckpt?.step, 20, "the partial run keeps its checkpoint");
+    tf.dispose(Object.values(ckpt!.tensors));
+    assert.equal(
+      partial.curves[0].series[0].x.length,
+      20,
+      "the partial result reports the 20 steps trained",
+    );
+    const resumed = await runExperiment(tinyExperiment(), {
+      outDir: out,
+      seed: 3,
+      checkpointEvery: 10,
+      resume: true,
+      log: () => {},
+    });
+    assert.equal(resumed.resumedFromStep, 20);
+    assert.deepEqual(resumed.partial, []);
+    assert.deepEqual(resumed.notes, straight.notes, "same final parameters");
+    assert.deepEqual(resumed.metrics, straight.metrics);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("validateResult checks a partial record", () => {
+  const bad = { partial: [{ label: "maml", step: 30, steps: 30 }] };
+  assert.ok(
+    validateResult(bad).some((p) => p.includes(`"partial"`)),
+    "a phase that ran all its steps is not partial",
+  );
 });
 
 Deno.test("a corrupt checkpoint is reported, not silently used", async () => {

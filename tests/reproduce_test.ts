@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { EXPERIMENTS, validateResult } from "../lib/experiments/mod.ts";
 import { findChromium, renderCheck } from "../lib/plot/mod.ts";
+import { parseDuration } from "../lib/cli/reproduce.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -21,6 +22,16 @@ async function reproduce(args: string[]) {
   return { code: out.code, text };
 }
 
+Deno.test("--time-limit durations: seconds, minutes (the default unit), hours", () => {
+  assert.equal(parseDuration("3600s"), 3_600_000);
+  assert.equal(parseDuration("90m"), 5_400_000);
+  assert.equal(parseDuration("90"), 5_400_000);
+  assert.equal(parseDuration("1.5h"), 5_400_000);
+  for (const bad of ["0", "-5m", "m", "2 days", ""]) {
+    assert.throws(() => parseDuration(bad), /--time-limit must be a positive duration/);
+  }
+});
+
 Deno.test("reproduce: bad input gets a clear answer and writes nothing", async () => {
   const out = await Deno.makeTempDir({ prefix: "metalab-repro-bad-" });
   try {
@@ -33,6 +44,12 @@ Deno.test("reproduce: bad input gets a clear answer and writes nothing", async (
     r = await reproduce(["sinusoid-k5", "--quick", "--seed", "x", "--out", out]);
     assert.equal(r.code, 2);
     assert.match(r.text, /--seed must be a non-negative integer/);
+    r = await reproduce(["sinusoid-k5", "--quick", "--time-limit", "5x", "--out", out]);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.text,
+      /--time-limit must be a positive duration like 90m, 2h or 3600s, got "5x"/,
+    );
     r = await reproduce(["--qiuck"]);
     assert.equal(r.code, 2);
     assert.match(r.text, /unknown option --qiuck/);

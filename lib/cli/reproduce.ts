@@ -1,6 +1,6 @@
 /**
  * `deno task reproduce [NAME…] [--quick] [--out DIR] [--seed N] [--backend B] [--resume]
- * [--force] [--set key=value]… [--list]`
+ * [--force] [--time-limit T] [--set key=value]… [--list]`
  *
  * Runs the named experiments (all of them by default; those whose data is missing are
  * listed with the command that gets it), shows progress, writes one `result.json` per
@@ -30,7 +30,10 @@ options:
   --seed N           seed (default 0)
   --backend B        auto | webgpu | wasm | cpu (default auto)
   --set key=value    override a config value (repeatable; applies to every named experiment)
-  --resume           continue interrupted runs from their last checkpoint
+  --resume           continue interrupted or partial runs from their last checkpoint
+  --time-limit T     stop training after T (90m, 2h, 3600s; a bare number is minutes),
+                     evaluate the models as they stand, mark the results PARTIAL and
+                     keep the checkpoints: --resume finishes the schedule later
   --force            overwrite another run's results in the output folder
   --list             list the experiments and their config knobs, then exit
   --help             this text`;
@@ -53,6 +56,7 @@ async function main(): Promise<number> {
     set: "list",
     resume: "bool",
     force: "bool",
+    "time-limit": "string",
     list: "bool",
     help: "bool",
   });
@@ -74,6 +78,8 @@ async function main(): Promise<number> {
     throw new Error(`--seed must be a non-negative integer, got "${flags.seed}"`);
   }
   const outDir = (flags.out as string | undefined) ?? `results/${preset}`;
+  const timeLimit = flags["time-limit"] as string | undefined;
+  const deadline = timeLimit === undefined ? Infinity : Date.now() + parseDuration(timeLimit);
   const overrides = parseOverrides((flags.set as string[] | undefined) ?? []);
   const chosen = positional.length ? positional.map(findExperiment) : EXPERIMENTS;
 
@@ -127,6 +133,7 @@ async function main(): Promise<number> {
           force: Boolean(flags.force),
           progress: (step, total, values) => progress.update(step, total, values),
           signal: controller.signal,
+          deadline,
           log: (m) => progress.log(m),
         });
         await progress.done();
@@ -143,6 +150,14 @@ async function main(): Promise<number> {
           );
         }
         console.log(`  wall time ${result.wallTimeS.toFixed(1)} s → ${outDir}/${experiment.name}/`);
+        for (const p of result.partial ?? []) {
+          console.log(
+            `  PARTIAL: ${p.label} reached step ${p.step} of ${p.steps}; finish with: ` +
+              `deno task reproduce ${experiment.name}${flags.quick ? " --quick" : ""}` +
+              `${seed ? ` --seed ${seed}` : ""}${flags.out ? ` --out ${flags.out}` : ""}` +
+              `${Object.entries(own).map(([k, v]) => ` --set ${k}=${v}`).join("")} --resume`,
+          );
+        }
       } catch (e) {
         await progress.done();
         if (controller.signal.aborted) {
@@ -162,6 +177,22 @@ async function main(): Promise<number> {
     console.log(`report: ${path}`);
   }
   return failures > 0 ? 1 : 0;
+}
+
+/**
+ * Milliseconds in a duration such as `90m`, `2h`, `3600s` or `45` (minutes), with an error
+ * naming the value when it is not one.
+ */
+export function parseDuration(text: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$/.exec(text);
+  const value = match ? Number(match[1]) : NaN;
+  if (!match || !(value > 0)) {
+    throw new Error(
+      `--time-limit must be a positive duration like 90m, 2h or 3600s, got "${text}"`,
+    );
+  }
+  const unit = { s: 1_000, m: 60_000, h: 3_600_000 }[match[2] as "s" | "m" | "h" ?? "m"];
+  return value * unit;
 }
 
 if (import.meta.main) {

@@ -21,6 +21,7 @@ export type {
   Metric,
   ProgressFn,
   RunContext,
+  StoppedPhase,
 } from "./types.ts";
 export { RunInterrupted } from "./types.ts";
 export { type Checkpoint, CheckpointDir, CheckpointStore } from "./checkpoint.ts";
@@ -40,7 +41,13 @@ export {
   stepRng,
   trainWithCheckpoints,
 } from "./training.ts";
-export { agreesWithPublished, comparisonRows, curveFigure, writeReport } from "./report.ts";
+export {
+  agreesWithPublished,
+  comparisonRows,
+  curveFigure,
+  runLabel,
+  writeReport,
+} from "./report.ts";
 export {
   type FitCurves,
   fitCurves,

@@ -30,6 +30,13 @@ function fmt(value: number, ci: number | undefined, unit: string): string {
     : `${value.toFixed(digits)} ± ${ci.toFixed(digits)}`;
 }
 
+/** How a run is described in the table: preset, wall time, and how far a partial run got. */
+export function runLabel(r: RunResult): string {
+  const partial = (r.partial ?? []).map((p) => `${p.label} ${p.step}/${p.steps} steps`);
+  return `${r.preset}${partial.length ? `, PARTIAL (${partial.join(", ")})` : ""}, ` +
+    `${r.wallTimeS.toFixed(0)} s`;
+}
+
 /** The ours-vs-published table as rows (also used by notebooks). */
 export function comparisonRows(results: RunResult[]): Cell[][] {
   const rows: Cell[][] = [];
@@ -43,7 +50,7 @@ export function comparisonRows(results: RunResult[]): Cell[][] {
         m.published ? `${fmt(m.published.value, m.published.ci95, m.unit)} ${m.unit}` : "—",
         agree === null ? "—" : agree ? "yes" : "no",
         m.published?.source ?? "",
-        `${r.preset}, ${r.wallTimeS.toFixed(0)} s`,
+        runLabel(r),
       ]);
     }
   }

@@ -4,7 +4,7 @@
  * versions, backend, wall time, metrics with 95% CIs and the published numbers.
  * @module
  */
-import type { Curve, Metric } from "./types.ts";
+import type { Curve, Metric, StoppedPhase } from "./types.ts";
 import type { Preset } from "./config.ts";
 
 /** Schema identifier written into every results file. */
@@ -38,6 +38,12 @@ export interface RunResult extends RunIdentity {
   wallTimeS: number;
   /** The step a resumed run continued from, or null. */
   resumedFromStep: number | null;
+  /**
+   * Training phases a time limit stopped early (empty: the full schedule ran). A partial
+   * run's numbers are for the model as it stood; its checkpoints are kept for `--resume`.
+   * Absent in files written before this field existed (read as complete).
+   */
+  partial?: StoppedPhase[];
   /** Headline numbers. */
   metrics: Metric[];
   /** Curves for plots. */
@@ -75,6 +81,18 @@ export function validateResult(value: unknown): string[] {
     "an object with metalab, tfjs and deno versions",
   );
   need("notes", (v) => Array.isArray(v) && v.every(isStr), "an array of strings");
+  if (value.partial !== undefined) {
+    need(
+      "partial",
+      (v) =>
+        Array.isArray(v) &&
+        v.every((p) =>
+          isObj(p) && isStr(p.label) && Number.isInteger(p.step) && Number.isInteger(p.steps) &&
+          (p.step as number) >= 0 && (p.step as number) < (p.steps as number)
+        ),
+      "an array of {label, step, steps} with 0 ≤ step < steps",
+    );
+  }
   if (!Array.isArray(value.metrics) || value.metrics.length === 0) {
     problems.push(`"metrics" must be a non-empty array`);
   } else {

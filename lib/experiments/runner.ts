@@ -16,7 +16,7 @@ import {
   sameRun,
   validateResult,
 } from "./results.ts";
-import type { Experiment, ProgressFn } from "./types.ts";
+import type { Experiment, ProgressFn, StoppedPhase } from "./types.ts";
 
 /** Options of {@linkcode runExperiment}. */
 export interface RunOptions {
@@ -38,6 +38,12 @@ export interface RunOptions {
   progress?: ProgressFn;
   /** Abort signal (Ctrl-C). */
   signal?: AbortSignal;
+  /**
+   * Wall-clock deadline (`Date.now()` ms): training stops at the next checkpoint after it,
+   * the run is evaluated as it stands and its result marked partial; the checkpoints stay
+   * so that `resume` continues the schedule. Default: none.
+   */
+  deadline?: number;
   /** Where commentary goes (default: console.log). */
   log?: (message: string) => void;
 }
@@ -122,6 +128,7 @@ export async function runExperiment<S extends ConfigSchema>(
   const startedAt = new Date();
   const t0 = performance.now();
   const resumedFrom = options.resume && checkpoints ? await peekSteps(checkpoints) : null;
+  const stopped: StoppedPhase[] = [];
   const output = await experiment.run(config, {
     seed,
     preset,
@@ -129,8 +136,15 @@ export async function runExperiment<S extends ConfigSchema>(
     checkpoints,
     checkpointEvery: options.checkpointEvery ?? 100,
     signal: options.signal ?? new AbortController().signal,
+    deadline: options.deadline ?? Infinity,
+    onStopped: (phase) => stopped.push(phase),
     log,
   });
+  const partialNotes = stopped.map((p) =>
+    `PARTIAL: ${p.label} stopped by the time limit after ${p.step} of ${p.steps} steps ` +
+    `(${(100 * p.step / p.steps).toFixed(1)}% of the schedule); its numbers are for that ` +
+    `model. Continue with --resume.`
+  );
   const result: RunResult = {
     schema: RESULT_SCHEMA,
     ...identity,
@@ -146,9 +160,10 @@ export async function runExperiment<S extends ConfigSchema>(
     startedAt: startedAt.toISOString(),
     wallTimeS: (performance.now() - t0) / 1000,
     resumedFromStep: resumedFrom,
+    partial: stopped,
     metrics: output.metrics,
     curves: output.curves,
-    notes: output.notes,
+    notes: [...partialNotes, ...output.notes],
   };
   const problems = validateResult(result);
   if (problems.length > 0) {
@@ -156,7 +171,8 @@ export async function runExperiment<S extends ConfigSchema>(
   }
   if (dir) {
     await atomicWrite(`${dir}/result.json`, JSON.stringify(result, null, 2) + "\n");
-    await checkpoints?.clear();
+    // A partial run keeps its checkpoints: --resume continues the schedule.
+    if (stopped.length === 0) await checkpoints?.clear();
   }
   return result;
 }

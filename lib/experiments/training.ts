@@ -18,7 +18,7 @@ import {
   type TrainingHistory,
 } from "../meta/mod.ts";
 import type { CheckpointStore } from "./checkpoint.ts";
-import { type RunContext, RunInterrupted } from "./types.ts";
+import { type RunContext, RunInterrupted, type StoppedPhase } from "./types.ts";
 
 /** The generator for the tasks of step `step` of a run seeded with `seed`. */
 export function stepRng(seed: number, step: number): Rng {
@@ -40,6 +40,8 @@ export function runContext(seed: number, given: Partial<RunContext> = {}): RunCo
     checkpoints: null,
     checkpointEvery: 100,
     signal: new AbortController().signal,
+    deadline: Infinity,
+    onStopped: () => {},
     log: () => {},
     ...given,
   };
@@ -81,6 +83,9 @@ function append(into: TrainingHistory, more: TrainingHistory): void {
  * checkpoint after each chunk and resuming from one when `ctx.checkpoints` holds it.
  * Reports progress through `ctx.progress`; stops with {@linkcode RunInterrupted} at a
  * chunk boundary once `ctx.signal` is aborted (the last checkpoint stays intact).
+ * Once `ctx.deadline` has passed it stops at the next chunk boundary instead, tells
+ * `ctx.onStopped`, and returns the history so far: the caller evaluates the learner as
+ * it stands, and a later resume continues from that checkpoint.
  */
 export async function trainWithCheckpoints(
   learner: BaseMetaLearner,
@@ -104,6 +109,7 @@ export async function trainWithCheckpoints(
         slots.map((k) => ({ name: k.slice(k.indexOf("/", 4) + 1), tensor: tensors[k] })),
       );
     }
+    restoreRunningState(learner.optimizer, tensors);
     tf.dispose(Object.values(tensors));
     done = saved.step;
     learner.stepsTaken = done;
@@ -114,6 +120,15 @@ export async function trainWithCheckpoints(
   const every = Math.max(1, options.checkpointEvery ?? ctx.checkpointEvery);
   while (done < steps) {
     if (ctx.signal.aborted) throw new RunInterrupted(done);
+    if (Date.now() >= ctx.deadline) {
+      const stopped: StoppedPhase = { label, step: done, steps };
+      ctx.log(
+        `${label}: time limit reached at step ${done} of ${steps}` +
+          (store ? " (checkpoint kept for --resume)" : ""),
+      );
+      ctx.onStopped(stopped);
+      break;
+    }
     const chunk = Math.min(steps - done, every - (done % every));
     let next = done;
     const start = done;
@@ -144,6 +159,30 @@ export async function trainWithCheckpoints(
   return history;
 }
 
+/**
+ * Optimiser state that `getWeights()` leaves out: Adam (and Adamax) keep the running
+ * powers β₁ᵗ, β₂ᵗ as products updated every step, and `setWeights()` recomputes them as
+ * `pow(β, t+1)`, which rounds differently in float32: a resumed run then drifts by ~1e-7
+ * from the uninterrupted one. Checkpoints keep the products themselves.
+ */
+const RUNNING_STATE = ["accBeta1", "accBeta2"] as const;
+
+function runningState(optimizer: tf.Optimizer): Record<string, tf.Variable> {
+  const out: Record<string, tf.Variable> = {};
+  for (const name of RUNNING_STATE) {
+    const v = (optimizer as unknown as Record<string, unknown>)[name];
+    if (v instanceof tf.Variable) out[name] = v;
+  }
+  return out;
+}
+
+function restoreRunningState(optimizer: tf.Optimizer, tensors: Record<string, tf.Tensor>): void {
+  for (const [name, variable] of Object.entries(runningState(optimizer))) {
+    const saved = tensors[`optstate/${name}`];
+    if (saved) variable.assign(saved);
+  }
+}
+
 async function saveCheckpoint(
   learner: BaseMetaLearner,
   store: CheckpointStore,
@@ -156,6 +195,9 @@ async function saveCheckpoint(
   const slots = await learner.optimizer.getWeights();
   // Zero-padded index keeps the optimiser's slot order (it matches slots by position).
   slots.forEach((w, i) => tensors[`opt/${String(i).padStart(5, "0")}/${w.name}`] = w.tensor);
+  for (const [name, v] of Object.entries(runningState(learner.optimizer))) {
+    tensors[`optstate/${name}`] = v;
+  }
   try {
     await store.save({ step, state: { label, history }, tensors });
   } finally {

@@ -61,6 +61,16 @@ export interface ExperimentOutput {
 /** Live progress of a run: step out of total and the values worth showing. */
 export type ProgressFn = (step: number, total: number, values?: Record<string, number>) => void;
 
+/** A training phase the time limit stopped before its last step (resumable). */
+export interface StoppedPhase {
+  /** The phase's checkpoint label (usually the learner's name). */
+  label: string;
+  /** Steps done when it stopped. */
+  step: number;
+  /** Steps the full schedule has. */
+  steps: number;
+}
+
 /** What the runner hands an experiment. */
 export interface RunContext {
   /** The seed of this run: everything random derives from it. */
@@ -75,6 +85,14 @@ export interface RunContext {
   checkpointEvery: number;
   /** Aborted on Ctrl-C: experiments stop at the next step boundary. */
   signal: AbortSignal;
+  /**
+   * Wall-clock time (`Date.now()` milliseconds) after which training phases stop at their
+   * next checkpoint and the run is evaluated as it stands, marked partial; `Infinity`: no
+   * limit. For schedules longer than a session: `--resume` continues them.
+   */
+  deadline: number;
+  /** Called by a training phase that the deadline stopped early. */
+  onStopped: (phase: StoppedPhase) => void;
   /** Prints a line of commentary. */
   log: (message: string) => void;
 }
