@@ -127,6 +127,41 @@ Deno.test("batched sinusoid meta-gradient equals the per-task one", () => {
   looped.dispose();
 });
 
+Deno.test("task-by-task meta-gradient equals the whole-batch one (mean and sum, with every regulariser)", () => {
+  for (const reduction of ["mean", "sum"] as const) {
+    const objective = {
+      innerSteps: 2,
+      innerLr: 0.2,
+      l2: 1e-2,
+      proximal: 0.3,
+      innerProximal: 0.5,
+      reduction,
+    };
+    const maml = new Maml(smoothMlp([8, 12, 3]), { rng: new Rng(5), objective });
+    const tasks = [1, 2, 3, 4].map((s) => clusterTask(new Rng(s), { ways: 3, shots: 2 }));
+    const whole = tf.tidy(() =>
+      maml.wholeBatchGradients(tasks) as unknown as tf.TensorContainer
+    ) as unknown as MetaGradient;
+    const perTask = tf.tidy(() =>
+      maml.taskByTaskGradients(tasks) as unknown as tf.TensorContainer
+    ) as unknown as MetaGradient;
+    assertAllClose(perTask.total, whole.total, { rtol: 1e-5, label: `${reduction}: J` });
+    assertAllClose(perTask.data, whole.data, { rtol: 1e-5, label: `${reduction}: data term` });
+    assertAllClose(perTask.accuracy!, whole.accuracy!, { label: `${reduction}: accuracy` });
+    perTask.grads.forEach((g, i) =>
+      assertAllClose(g, whole.grads[i], {
+        rtol: 1e-4,
+        atol: 1e-6,
+        label: `${reduction}: ${maml.paramNames[i]}`,
+      })
+    );
+    disposeGradient(whole);
+    disposeGradient(perTask);
+    disposeEpisodes(tasks);
+    maml.dispose();
+  }
+});
+
 Deno.test("Meta-SGD meta-gradient (θ and learned rates) matches finite differences", () => {
   const learner = new MetaSgd(smoothMlp([8, 12, 3]), {
     rng: new Rng(7),

@@ -138,10 +138,21 @@ export abstract class BaseMetaLearner implements MetaLearner {
   }
 
   /**
-   * The meta-gradient ∇_θ J(θ). Default: the exact gradient of `metaLossTerms` (for MAML
-   * this differentiates through the inner loop: second order). Call inside `tf.tidy`.
+   * The meta-gradient ∇_θ J(θ): the exact gradient of `metaLossTerms` (for MAML this
+   * differentiates through the inner loop: second order), computed task by task
+   * ({@linkcode taskByTaskGradients}) so that memory holds one task's graph, not the
+   * meta-batch's. Call inside `tf.tidy`.
    */
   metaGradients(tasks: Episode[]): MetaGradient {
+    return tasks.length > 1 ? this.taskByTaskGradients(tasks) : this.wholeBatchGradients(tasks);
+  }
+
+  /**
+   * ∇_θ J(θ) by differentiating J over the whole meta-batch at once. Simple, but the tape
+   * holds every task's second-order graph together: 32 Conv-4 tasks of 80 images
+   * (Finn et al.'s Omniglot setting) exceed the wasm heap (4 GiB) and abort.
+   */
+  wholeBatchGradients(tasks: Episode[]): MetaGradient {
     let data: tf.Scalar | undefined;
     let accuracy: tf.Scalar | undefined;
     const f = (...params: tf.Tensor[]) => {
@@ -152,6 +163,59 @@ export abstract class BaseMetaLearner implements MetaLearner {
     };
     const { value, grads } = tf.valueAndGrads(f)(this.params);
     return { grads, total: value as tf.Scalar, data: data!, accuracy };
+  }
+
+  /**
+   * ∇_θ J(θ) one task at a time. J is linear in the per-task terms,
+   * J = w Σ_i L_i + (p/n) Σ_i ‖φ_i − θ‖² + λ‖θ‖² (w = 1/n for the mean, 1 for the sum),
+   * so its gradient is the sum of each task's weighted gradient plus that of the θ-only
+   * term: exact, with memory for one task's graph. The values reported (J, the data term,
+   * accuracy) are `combine`'s over the whole meta-batch.
+   */
+  taskByTaskGradients(tasks: Episode[]): MetaGradient {
+    const c = this.objective.config;
+    const n = tasks.length;
+    const lossWeight = c.reduction === "mean" ? 1 / n : 1;
+    const proximalWeight = c.proximal / n;
+    let sum: tf.Tensor[] | null = null;
+    const losses: tf.Scalar[] = [];
+    const distances: tf.Scalar[] = [];
+    const accuracies: tf.Scalar[] = [];
+    for (const task of tasks) {
+      const { grads } = tf.valueAndGrads((...params: tf.Tensor[]) => {
+        const t = this.taskTerms(params, task);
+        losses.push(tf.keep(t.loss.clone()));
+        if (t.proximal) distances.push(tf.keep(t.proximal.clone()));
+        if (t.accuracy) accuracies.push(tf.keep(t.accuracy.clone()));
+        const weighted = tf.mul(lossWeight, t.loss);
+        return (t.proximal && c.proximal > 0
+          ? tf.add(weighted, tf.mul(proximalWeight, t.proximal))
+          : weighted) as tf.Scalar;
+      })(this.params);
+      if (sum === null) sum = grads;
+      else {
+        const previous: tf.Tensor[] = sum;
+        sum = previous.map((s, i) => tf.add(s, grads[i]));
+        tf.dispose([...previous, ...grads]);
+      }
+    }
+    if (c.l2 > 0) {
+      const l2 = tf.grads((...params: tf.Tensor[]) =>
+        this.objective.l2Term(this.regularised(params))
+      )(this.params);
+      const previous = sum!;
+      sum = previous.map((s, i) => tf.add(s, l2[i]));
+      tf.dispose([...previous, ...l2]);
+    }
+    const terms = this.objective.combine(
+      this.regularised(this.params),
+      losses,
+      distances,
+      accuracies,
+    );
+    // Kept above to leave the per-task gradient scopes; `combine` has copied them.
+    tf.dispose([losses, distances, accuracies]);
+    return { grads: sum!, total: terms.total, data: terms.data, accuracy: terms.accuracy };
   }
 
   /**
