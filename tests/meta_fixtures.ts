@@ -64,6 +64,7 @@ export function smoothMlp(sizes: number[]): FunctionalModel {
     name: `smooth-mlp(${sizes.join("-")})`,
     paramSpecs: specs,
     headStart: 2 * (layers - 1),
+    perExample: true,
     init: (rng: Rng) =>
       specs.map((s) =>
         tf.tensor(rng.normalArray(s.shape.reduce((a, b) => a * b, 1), 0, 0.5), s.shape)

@@ -174,7 +174,7 @@ Deno.test("Meta-SGD meta-gradient (θ and learned rates) matches finite differen
   learner.dispose();
 });
 
-Deno.test("MetaClassifier (context inner loop) meta-gradient matches finite differences", () => {
+Deno.test("MetaClassifier (context inner loop) meta-gradient matches finite differences (batched)", () => {
   const learner = new MetaClassifier(smoothMlp([1, 12, 12, 1]), {
     rng: new Rng(9),
     kind: "regression",
@@ -185,8 +185,39 @@ Deno.test("MetaClassifier (context inner loop) meta-gradient matches finite diff
     objective: { innerSteps: 2, innerLr: 0.5, proximal: 0.1 },
   });
   const tasks = sineTasks(new Rng(10), 2);
+  assert.ok(learner.canBatch(tasks), "a regression meta-batch on an MLP base runs batched");
   const { analytic, numeric } = checkDirectional(learner, tasks, new Rng(11));
   assertAllClose(analytic, numeric, { rtol: 2e-2, atol: 2e-3, label: "MetaClassifier" });
   disposeEpisodes(tasks);
   learner.dispose();
+});
+
+Deno.test("MetaClassifier: the batched meta-gradient equals the task-by-task one", () => {
+  const options = {
+    kind: "regression" as const,
+    inputShape: [1],
+    outputs: 1,
+    contextSize: 4,
+    objective: { innerSteps: 2, innerLr: 0.5, l2: 1e-3, proximal: 0.1, innerProximal: 0.3 },
+  };
+  const batched = new MetaClassifier(mlp([1, 20, 20, 1]), { ...options, rng: new Rng(4) });
+  const looped = new MetaClassifier(mlp([1, 20, 20, 1]), {
+    ...options,
+    rng: new Rng(4),
+    batched: false,
+  });
+  const tasks = sineTasks(new Rng(6), 5, 10);
+  assert.ok(batched.canBatch(tasks) && !looped.canBatch(tasks));
+  const a = gradientsOf(batched, tasks);
+  const b = gradientsOf(looped, tasks);
+  assertAllClose(a.total, b.total, { rtol: 1e-4, label: "meta-loss" });
+  assertAllClose(a.data, b.data, { rtol: 1e-4, label: "data term" });
+  a.grads.forEach((g, i) =>
+    assertAllClose(g, b.grads[i], { rtol: 1e-3, atol: 1e-5, label: batched.paramNames[i] })
+  );
+  disposeGradient(a);
+  disposeGradient(b);
+  disposeEpisodes(tasks);
+  batched.dispose();
+  looped.dispose();
 });

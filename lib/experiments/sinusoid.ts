@@ -51,7 +51,7 @@ export interface SinusoidConfig {
   evalSteps: number[];
   /** Also train the task-conditioned MetaClassifier (CAVIA-style). */
   metaClassifier: boolean;
-  /** Its meta-training steps (it runs tasks one by one, so it is slower per step). */
+  /** Its meta-training steps (its meta-batches run batched, like MAML's). */
   metaClassifierSteps: number;
   /** Seed of everything. */
   seed: number;

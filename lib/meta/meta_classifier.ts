@@ -21,7 +21,13 @@
 import * as tf from "@tensorflow/tfjs";
 import { torchDefaultUniform } from "../models/mod.ts";
 import type { Rng } from "../random/mod.ts";
-import { BaseMetaLearner, type ObjectiveInput, resolveObjective, type TaskTerms } from "./base.ts";
+import {
+  BaseMetaLearner,
+  type MetaGradient,
+  type ObjectiveInput,
+  resolveObjective,
+  type TaskTerms,
+} from "./base.ts";
 import { accuracy, squaredNorm, taskLoss } from "./losses.ts";
 import type {
   AdaptedModel,
@@ -55,6 +61,12 @@ export interface MetaClassifierOptions {
   objective?: ObjectiveInput;
   /** Batch norm in training mode. Default true. */
   training?: boolean;
+  /**
+   * Run a regression meta-batch as one batched computation when the base model is
+   * per-example (an MLP): the shared weights see all tasks' examples at once and only the
+   * contexts `[T, contextSize]` are per task. Default true.
+   */
+  batched?: boolean;
 }
 
 /** CAVIA-style task-conditioned model (see module docs). */
@@ -67,6 +79,8 @@ export class MetaClassifier extends BaseMetaLearner {
   readonly featureSize: number;
   /** Batch-norm mode. */
   readonly training: boolean;
+  /** Whether regression meta-batches may run batched (see {@linkcode MetaClassifierOptions}). */
+  readonly batched: boolean;
   #bodyCount: number;
   #activation: (x: tf.Tensor) => tf.Tensor;
 
@@ -119,6 +133,7 @@ export class MetaClassifier extends BaseMetaLearner {
     this.contextSize = contextSize;
     this.featureSize = featureSize;
     this.training = options.training ?? true;
+    this.batched = options.batched ?? true;
     this.#bodyCount = base.headStart;
     this.#activation = options.hiddenActivation ?? tf.relu;
   }
@@ -135,6 +150,78 @@ export class MetaClassifier extends BaseMetaLearner {
       const z = this.#activation(tf.add(tf.matMul(modulated, hiddenW), hiddenB));
       return tf.add(tf.matMul(z, headW), headB);
     });
+  }
+
+  /**
+   * The conditioned forward pass for T tasks at once: `contexts` `[T, contextSize]`, `x` the
+   * tasks' examples concatenated, `n` per task (`[T·n, …]`); returns `[T, n, outputs]`.
+   * Only for a per-example base model (see {@linkcode FunctionalModel.perExample}).
+   */
+  forwardBatched(params: tf.Tensor[], contexts: tf.Tensor, x: tf.Tensor, n: number): tf.Tensor {
+    return tf.tidy(() => {
+      const b = this.#bodyCount;
+      const tasks = contexts.shape[0];
+      const [filmW, filmB, hiddenW, hiddenB, headW, headB] = params.slice(b);
+      const h = this.base.embed(params.slice(0, b), x, { training: this.training });
+      const gb = tf.add(tf.matMul(contexts, filmW), filmB); // [T, 2D]
+      const [gamma, beta] = tf.split(gb, 2, 1).map((t) => tf.expandDims(t, 1)); // [T, 1, D]
+      const perTask = tf.reshape(h, [tasks, n, this.featureSize]);
+      const modulated = tf.add(tf.mul(perTask, tf.add(1, gamma)), beta);
+      const flat = tf.reshape(modulated, [tasks * n, this.featureSize]);
+      const z = this.#activation(tf.add(tf.matMul(flat, hiddenW), hiddenB));
+      const out = tf.add(tf.matMul(z, headW), headB);
+      return tf.reshape(out, [tasks, n, -1]);
+    });
+  }
+
+  /** Meta-gradient: batched for regression meta-batches of a per-example base, else task by task. */
+  override metaGradients(tasks: Episode[]): MetaGradient {
+    return this.canBatch(tasks) ? this.batchedGradients(tasks) : super.metaGradients(tasks);
+  }
+
+  /** True when the meta-batch can run as one batched computation. */
+  canBatch(tasks: Episode[]): boolean {
+    if (!this.batched || this.kind !== "regression" || !this.base.perExample) return false;
+    const key = (t: Episode) =>
+      [t.support.x.shape, t.support.y.shape, t.query.x.shape, t.query.y.shape].join("|");
+    return tasks.length > 1 && tasks.every((t) => key(t) === key(tasks[0]));
+  }
+
+  /**
+   * All tasks as one computation. The contexts `C` `[T, contextSize]` are the only per-task
+   * state, and task t's loss depends on row t alone, so the gradient of the summed support
+   * loss with respect to `C` is every task's own inner gradient at once.
+   */
+  protected batchedGradients(tasks: Episode[]): MetaGradient {
+    const c = this.objective.config;
+    const k = tasks[0].support.x.shape[0];
+    const q = tasks[0].query.x.shape[0];
+    const xs = tf.concat(tasks.map((t) => t.support.x));
+    const ys = tf.stack(tasks.map((t) => t.support.y.reshape([k, -1])));
+    const xq = tf.concat(tasks.map((t) => t.query.x));
+    const yq = tf.stack(tasks.map((t) => t.query.y.reshape([q, -1])));
+    const perTaskMse = (params: tf.Tensor[], contexts: tf.Tensor, x: tf.Tensor, y: tf.Tensor) =>
+      tf.mean(tf.square(tf.sub(this.forwardBatched(params, contexts, x, y.shape[1]!), y)), [1, 2]);
+    let data: tf.Scalar | undefined;
+    const f = (...params: tf.Tensor[]) => {
+      let contexts: tf.Tensor = tf.zeros([tasks.length, this.contextSize]);
+      for (let s = 0; s < c.innerSteps; s++) {
+        const [g] = tf.grads((ctx: tf.Tensor) => {
+          const l = tf.sum(perTaskMse(params, ctx, xs, ys));
+          return c.innerProximal > 0
+            ? tf.add(l, tf.mul(c.innerProximal / 2, tf.sum(tf.square(ctx))))
+            : l;
+        })([contexts]);
+        contexts = tf.sub(contexts, tf.mul(c.innerLr, g));
+      }
+      const losses = tf.unstack(perTaskMse(params, contexts, xq, yq)) as tf.Scalar[];
+      const distances = tf.unstack(tf.sum(tf.square(contexts), 1)) as tf.Scalar[];
+      const terms = this.objective.combine(this.regularised(params), losses, distances);
+      data = tf.keep(terms.data);
+      return terms.total;
+    };
+    const { value, grads } = tf.valueAndGrads(f)(this.params);
+    return { grads, total: value as tf.Scalar, data: data! };
   }
 
   /** Infers the task context from a support set: `steps` gradient steps from c = 0. */

@@ -78,6 +78,7 @@ export function mlp(sizes: number[], opts: MlpOptions = {}): MlpModel {
     sizes: [...sizes],
     paramSpecs,
     headStart: 2 * (layers - 1),
+    perExample: true,
     init(rng: Rng): tf.Tensor[] {
       return paramSpecs.map((spec) => torchDefaultUniform(rng, spec.shape, spec.shape[0]));
     },

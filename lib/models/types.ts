@@ -34,6 +34,12 @@ export interface FunctionalModel {
   readonly paramSpecs: ParamSpec[];
   /** Index into the params where the swappable head starts (ANIL adapts `params.slice(headStart)`). */
   readonly headStart: number;
+  /**
+   * True when each example's output depends on that example alone (no batch statistics, as
+   * batch norm in training mode has): the examples of many tasks can then run as one batch
+   * and give each task exactly its own result. Absent: false.
+   */
+  readonly perExample?: boolean;
   /** Fresh parameter tensors drawn from `rng` (the caller owns and disposes them). */
   init(rng: Rng): tf.Tensor[];
   /** Runs the model: outputs (regression) or logits (classification). */
