@@ -181,16 +181,22 @@ export abstract class BaseMetaLearner implements MetaLearner {
     const losses: tf.Scalar[] = [];
     const distances: tf.Scalar[] = [];
     const accuracies: tf.Scalar[] = [];
-    for (const task of tasks) {
+    tasks.forEach((task, index) => {
       const { grads } = tf.valueAndGrads((...params: tf.Tensor[]) => {
         const t = this.taskTerms(params, task);
         losses.push(tf.keep(t.loss.clone()));
         if (t.proximal) distances.push(tf.keep(t.proximal.clone()));
         if (t.accuracy) accuracies.push(tf.keep(t.accuracy.clone()));
-        const weighted = tf.mul(lossWeight, t.loss);
-        return (t.proximal && c.proximal > 0
-          ? tf.add(weighted, tf.mul(proximalWeight, t.proximal))
-          : weighted) as tf.Scalar;
+        let weighted = tf.mul(lossWeight, t.loss);
+        if (t.proximal && c.proximal > 0) {
+          weighted = tf.add(weighted, tf.mul(proximalWeight, t.proximal));
+        }
+        // The θ-only term rides with the first task: differentiated on its own it would fail
+        // for parameters it does not touch (Meta-SGD's rates are not in ‖θ‖²).
+        if (index === 0 && c.l2 > 0) {
+          weighted = tf.add(weighted, this.objective.l2Term(this.regularised(params)));
+        }
+        return weighted as tf.Scalar;
       })(this.params);
       if (sum === null) sum = grads;
       else {
@@ -198,15 +204,7 @@ export abstract class BaseMetaLearner implements MetaLearner {
         sum = previous.map((s, i) => tf.add(s, grads[i]));
         tf.dispose([...previous, ...grads]);
       }
-    }
-    if (c.l2 > 0) {
-      const l2 = tf.grads((...params: tf.Tensor[]) =>
-        this.objective.l2Term(this.regularised(params))
-      )(this.params);
-      const previous = sum!;
-      sum = previous.map((s, i) => tf.add(s, l2[i]));
-      tf.dispose([...previous, ...l2]);
-    }
+    });
     const terms = this.objective.combine(
       this.regularised(this.params),
       losses,
