@@ -11,6 +11,7 @@ import type { AdaptedModel, LabelledSet } from "../lib/meta/mod.ts";
 import {
   compareWithPublished,
   confidenceInterval,
+  describeHeavyTail,
   evaluate,
   PretrainedBaseline,
   PUBLISHED,
@@ -28,6 +29,22 @@ Deno.test("confidenceInterval: mean ± 1.96·std/√n (ddof = 0)", () => {
   assertAllClose([ci.mean, ci.std, ci.ci95, ci.n], [2.5, std, (1.96 * std) / 2, 4]);
   assertAllClose([confidenceInterval([0.7, 0.7, 0.7]).ci95], [0], { atol: 1e-12 });
   assert.throws(() => confidenceInterval([]), /no values/);
+});
+
+Deno.test("describeHeavyTail: names the few episodes that dominate a mean, else null", () => {
+  const values = Array.from({ length: 600 }, (_, i) => 0.05 + (i % 10) * 0.01);
+  assert.equal(describeHeavyTail(values), null, "an ordinary spread is not a heavy tail");
+  values[250] = 152169;
+  assert.equal(
+    describeHeavyTail(values),
+    "mean 254 is dominated by 1 of 600 episodes (largest: 152169); median 0.100, " +
+      "mean without it 0.0951",
+  );
+  values[3] = 9000;
+  assert.match(
+    describeHeavyTail(values)!,
+    /dominated by 2 of 600 episodes \(largest: 152169, 9000\)/,
+  );
 });
 
 Deno.test("compareWithPublished: within when the 95% intervals overlap", () => {

@@ -33,6 +33,37 @@ export function confidenceInterval(values: ArrayLike<number>): ConfidenceInterva
   return { mean, std, ci95: (1.96 * std) / Math.sqrt(n), n };
 }
 
+/**
+ * When a few episodes dominate a mean (an adaptation that diverged on one task, say), a
+ * sentence saying so — the median, the largest values and what the mean is without them —
+ * else null. "Dominate": the mean is more than `factor` times the median (default 10: MSEs of tasks of different
+ * amplitudes are skewed by nature, an order of magnitude is not). For
+ * values where smaller is better and an outlier is large (MSE); accuracies cannot do this.
+ */
+export function describeHeavyTail(
+  values: readonly number[],
+  { factor = 10, show = 3 }: { factor?: number; show?: number } = {},
+): string | null {
+  const n = values.length;
+  if (n < 3) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const median = n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  if (!(median > 0) || mean <= factor * median) return null;
+  // The fewest largest values whose removal brings the mean within `factor` of the median.
+  let drop = 0;
+  let rest = mean * n;
+  while (drop < n - 1 && rest / (n - drop) > factor * median) {
+    rest -= sorted[n - 1 - drop];
+    drop++;
+  }
+  const largest = sorted.slice(n - drop).reverse().slice(0, show);
+  const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
+  return `mean ${fmt(mean)} is dominated by ${drop} of ${n} episodes (largest: ${
+    largest.map(fmt).join(", ")
+  }); median ${fmt(median)}, mean without ${drop === 1 ? "it" : "them"} ${fmt(rest / (n - drop))}`;
+}
+
 /** The result of {@linkcode evaluate}. */
 export interface EvalResult extends ConfidenceInterval {
   /** `"accuracy"` (classification) or `"mse"` (regression). */

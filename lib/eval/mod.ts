@@ -6,6 +6,7 @@
 export {
   type ConfidenceInterval,
   confidenceInterval,
+  describeHeavyTail,
   type EvalResult,
   evaluate,
   type EvaluateOptions,

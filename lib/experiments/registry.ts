@@ -6,7 +6,7 @@
  */
 import type { TrainingHistory } from "../meta/mod.ts";
 import { findOmniglotDir } from "../datasets/mod.ts";
-import { PUBLISHED, type PublishedNumber } from "../eval/mod.ts";
+import { describeHeavyTail, PUBLISHED, type PublishedNumber } from "../eval/mod.ts";
 import { boolField, choiceField, type ConfigSchema, intField, numberField } from "./config.ts";
 import { sinusoidExperiment, type SinusoidResult } from "./sinusoid.ts";
 import { omniglotExperiment, type OmniglotLearnerName } from "./omniglot.ts";
@@ -117,10 +117,17 @@ function sinusoidOutput(r: SinusoidResult, shots: number): ExperimentOutput {
       { name: `the ${shots} support points`, x: c.support.x, y: c.support.y, markers: true },
     ],
   };
+  const notes: string[] = [];
+  for (const [name, learner] of Object.entries(r.learners)) {
+    for (const [steps, e] of Object.entries(learner.eval)) {
+      const tail = describeHeavyTail(e.values);
+      if (tail) notes.push(`K=${shots} ${name} after ${steps} step(s): ${tail}`);
+    }
+  }
   return {
     metrics,
     curves: [trainingCurve("sinusoid meta-training", r.learners, "loss"), fits],
-    notes: [],
+    notes,
   };
 }
 
