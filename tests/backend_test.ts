@@ -68,6 +68,11 @@ const CONV_CASES: Array<{ x: number[]; f: number[]; s: 1 | 2; pad: "same" | "val
   { x: [3, 9, 9, 2], f: [3, 3, 2, 3], s: 2, pad: "same" },
   { x: [3, 8, 7, 2], f: [3, 3, 2, 3], s: 1, pad: "valid" },
   { x: [2, 9, 9, 3], f: [2, 2, 3, 2], s: 2, pad: "valid" },
+  // Filters of more than 32 rows (kh·kw·Cin) take the transposed-conv path of the filter
+  // gradient; the ones above, im2col + matMul.
+  { x: [3, 8, 8, 8], f: [3, 3, 8, 4], s: 1, pad: "same" },
+  { x: [2, 9, 9, 6], f: [3, 3, 6, 3], s: 2, pad: "same" },
+  { x: [2, 8, 7, 4], f: [3, 3, 4, 2], s: 2, pad: "valid" },
 ];
 
 Deno.test("wasm Conv2DBackpropFilter and Conv2DBackpropInput agree with cpu (rtol 1e-4)", async () => {
