@@ -245,6 +245,27 @@ Deno.test("a time limit stops training at a checkpoint, marks the result partial
   }
 });
 
+Deno.test("a run whose time limit has passed before any learner trained evaluates nothing and says so", async () => {
+  const out = await Deno.makeTempDir({ prefix: "metalab-timelimit-none-" });
+  try {
+    await assert.rejects(
+      runExperiment(findExperiment("sinusoid-k5"), {
+        outDir: out,
+        deadline: Date.now() - 1,
+        log: () => {},
+      }),
+      /sinusoid-k5: the time limit came before any learner had trained; nothing was evaluated/,
+    );
+    assert.equal(
+      [...Deno.readDirSync(`${out}/sinusoid-k5`)].some((e) => e.name === "result.json"),
+      false,
+      "no result file for a run that evaluated nothing",
+    );
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
 Deno.test("validateResult checks a partial record", () => {
   const bad = { partial: [{ label: "maml", step: 30, steps: 30 }] };
   assert.ok(

@@ -118,6 +118,10 @@ async function main(): Promise<number> {
   let failures = 0;
   try {
     for (const experiment of runnable) {
+      if (Date.now() >= deadline) {
+        console.log(`${experiment.name}: not started (the time limit has passed)`);
+        continue;
+      }
       // Overrides name keys of particular experiments; apply each where the key exists.
       const own = Object.fromEntries(
         Object.entries(overrides).filter(([k]) => k in experiment.schema),

@@ -39,6 +39,7 @@ export {
   type ExperimentProgress,
   runContext,
   stepRng,
+  stoppedBeforeStart,
   trainWithCheckpoints,
 } from "./training.ts";
 export {

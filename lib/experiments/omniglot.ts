@@ -18,7 +18,12 @@ import {
   ProtoNet,
 } from "../meta/mod.ts";
 import { compareWithPublished, type Comparison, evaluate, PUBLISHED } from "../eval/mod.ts";
-import { type ExperimentProgress, runContext, trainWithCheckpoints } from "./training.ts";
+import {
+  type ExperimentProgress,
+  runContext,
+  stoppedBeforeStart,
+  trainWithCheckpoints,
+} from "./training.ts";
 import type { LearnerResult } from "./sinusoid.ts";
 import type { RunContext } from "./types.ts";
 
@@ -106,6 +111,8 @@ export interface OmniglotResult {
   learners: Record<string, LearnerResult & { trainMs: number }>;
   /** Comparisons with the published numbers that match this configuration. */
   comparisons: Record<string, Comparison>;
+  /** Learners the run's time limit reached before their first step (neither trained nor evaluated). */
+  notStarted: string[];
   /** Wall time in milliseconds. */
   wallMs: number;
 }
@@ -136,6 +143,7 @@ export async function omniglotExperiment(
   const inputShape: [number, number, number] = [28, 28, 1];
   const results: OmniglotResult["learners"] = {};
   const comparisons: Record<string, Comparison> = {};
+  const notStarted: string[] = [];
   for (const name of config.learners) {
     const rng = new Rng(config.seed);
     const objective: Partial<MetaObjectiveConfig> = {
@@ -173,6 +181,10 @@ export async function omniglotExperiment(
         onStep: onStep ? (s) => onStep(name, s) : undefined,
       });
       const trainMs = performance.now() - start;
+      if (stoppedBeforeStart(history, ctx)) {
+        notStarted.push(name);
+        continue;
+      }
       const testRng = new Rng(config.seed + 2);
       const steps = name === "protonet" ? 0 : config.testSteps;
       const result = evaluate(learner, () => testSampler.sample(testRng), {
@@ -186,5 +198,11 @@ export async function omniglotExperiment(
       learner.dispose();
     }
   }
-  return { config, learners: results, comparisons, wallMs: performance.now() - t0 };
+  return {
+    config,
+    learners: results,
+    comparisons,
+    notStarted,
+    wallMs: performance.now() - t0,
+  };
 }

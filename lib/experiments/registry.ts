@@ -252,8 +252,12 @@ function omniglotExperimentFor(spec: {
         }
       }
       const notes = Object.entries(result.learners).map(([name, r]) =>
-        `${name}: ${config.trainSteps} meta-steps in ${(r.trainMs / 1000).toFixed(0)} s`
+        `${name}: ${r.history.step.length} of ${config.trainSteps} meta-steps, ` +
+        `${(r.history.wallMs / 1000).toFixed(0)} s of training`
       );
+      for (const name of result.notStarted) {
+        notes.push(`${name}: not trained or evaluated (the time limit was reached before it)`);
+      }
       notes.push(spec.fullNote);
       return {
         metrics,

@@ -140,6 +140,12 @@ export async function runExperiment<S extends ConfigSchema>(
     onStopped: (phase) => stopped.push(phase),
     log,
   });
+  if (output.metrics.length === 0 && stopped.length > 0) {
+    throw new Error(
+      `${experiment.name}: the time limit came before any learner had trained; nothing was ` +
+        `evaluated${dir ? " (its checkpoints are kept: --resume continues)" : ""}`,
+    );
+  }
   const partialNotes = stopped.map((p) =>
     `PARTIAL: ${p.label} stopped by the time limit after ${p.step} of ${p.steps} steps ` +
     `(${(100 * p.step / p.steps).toFixed(1)}% of the schedule); its numbers are for that ` +

@@ -26,7 +26,12 @@ import {
   PretrainedBaseline,
   PUBLISHED,
 } from "../eval/mod.ts";
-import { type ExperimentProgress, runContext, trainWithCheckpoints } from "./training.ts";
+import {
+  type ExperimentProgress,
+  runContext,
+  stoppedBeforeStart,
+  trainWithCheckpoints,
+} from "./training.ts";
 import type { RunContext } from "./types.ts";
 
 /** Configuration of {@linkcode sinusoidExperiment} (defaults: Finn et al.'s full run). */
@@ -196,6 +201,7 @@ export async function sinusoidExperiment(
         steps: name === "metaclassifier" ? config.metaClassifierSteps : config.trainSteps,
         onStep: onStep ? (s) => onStep(name, s) : undefined,
       });
+      if (stoppedBeforeStart(history, ctx)) continue; // the time limit came first
       const evals: Record<number, EvalResult> = {};
       for (const steps of [0, ...config.evalSteps]) {
         const rng = new Rng(config.seed + 2); // the same test tasks for every learner

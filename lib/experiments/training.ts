@@ -183,6 +183,15 @@ function restoreRunningState(optimizer: tf.Optimizer, tensors: Record<string, tf
   }
 }
 
+/**
+ * Whether a training phase ended without a single step because the run's time limit had
+ * already passed: its learner is then neither evaluated nor reported (an untrained model
+ * would only put a meaningless number in the table).
+ */
+export function stoppedBeforeStart(history: TrainingHistory, ctx: RunContext): boolean {
+  return history.step.length === 0 && Date.now() >= ctx.deadline;
+}
+
 async function saveCheckpoint(
   learner: BaseMetaLearner,
   store: CheckpointStore,
