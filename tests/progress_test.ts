@@ -55,6 +55,18 @@ Deno.test("formatting: durations, bars, the status line", () => {
   );
 });
 
+Deno.test("a resumed run's ETA comes from the steps done since it resumed", () => {
+  const clock = fakeClock();
+  const p = progress({ total: 1000, label: "resumed", mode: "silent", now: clock.now });
+  // Resumed from a checkpoint at step 700: the first update is step 701.
+  for (let step = 701; step <= 710; step++) {
+    clock.advance(1000); // 1 s a step
+    p.update(step);
+  }
+  // 10 steps in 10 s, 290 left: 290 s (from step 0 it would have claimed ~4 s).
+  assert.equal(Math.round(p.state().etaMs / 1000), 290);
+});
+
 Deno.test("tty mode: one live line rewritten with \\r, throttled, ETA from the rate so far", async () => {
   const clock = fakeClock();
   const out: string[] = [];

@@ -119,6 +119,9 @@ export function progress(options: ProgressOptions): Progress {
 
   const start = now();
   let step = 0;
+  // The step the work started from: a resumed run's first update is its checkpoint's step
+  // plus one, and its ETA must come from the steps done since then, not from step 0.
+  let base: number | undefined;
   let metrics: Record<string, number> = {};
   let lastDraw = -Infinity;
   let nextPlainStep = 0;
@@ -129,7 +132,8 @@ export function progress(options: ProgressOptions): Progress {
 
   const state = (): ProgressState => {
     const elapsedMs = now() - start;
-    const etaMs = step > 0 ? (elapsedMs / step) * Math.max(0, total - step) : NaN;
+    const done = step - (base ?? 0);
+    const etaMs = done > 0 ? (elapsedMs / done) * Math.max(0, total - step) : NaN;
     return { label, step, total, metrics: { ...metrics }, elapsedMs, etaMs };
   };
 
@@ -166,6 +170,7 @@ export function progress(options: ProgressOptions): Progress {
         throw new Error(`progress "${label}": step must be a finite number ≥ 0, got ${newStep}`);
       }
       step = Math.min(newStep, total);
+      base ??= Math.max(0, step - 1);
       if (newMetrics) metrics = { ...metrics, ...newMetrics };
       const t = now();
       if (mode === "plain") {
