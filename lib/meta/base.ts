@@ -283,3 +283,13 @@ export abstract class BaseMetaLearner implements MetaLearner {
     tf.dispose(this.params);
   }
 }
+
+/**
+ * Whether every episode's support and query sets have the same shapes as the first's: the
+ * condition for stacking a meta-batch into one batched computation.
+ */
+export function sameShapes(tasks: Episode[]): boolean {
+  const key = (t: Episode) =>
+    [t.support.x.shape, t.support.y.shape, t.query.x.shape, t.query.y.shape].join("|");
+  return tasks.every((t) => key(t) === key(tasks[0]));
+}

@@ -14,6 +14,7 @@ import {
   type MetaGradient,
   type ObjectiveInput,
   resolveObjective,
+  sameShapes,
   type TaskTerms,
 } from "./base.ts";
 import { adaptedQueryTerms, innerLoop, parametricAdapted } from "./inner_loop.ts";
@@ -121,9 +122,7 @@ export class Maml extends BaseMetaLearner {
   protected canBatch(tasks: Episode[]): boolean {
     if (!this.batched || this.kind !== "regression" || !batchedApply(this.model)) return false;
     if (this.adaptFrom !== 0) return false;
-    const key = (t: Episode) =>
-      [t.support.x.shape, t.support.y.shape, t.query.x.shape, t.query.y.shape].join("|");
-    return tasks.every((t) => key(t) === key(tasks[0]));
+    return sameShapes(tasks);
   }
 
   /** FOMAML: Σ_i ∇_φ L(φ_i; D'_i) with φ_i computed without recording, plus ∇ of λ‖θ‖². */

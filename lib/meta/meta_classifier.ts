@@ -26,6 +26,7 @@ import {
   type MetaGradient,
   type ObjectiveInput,
   resolveObjective,
+  sameShapes,
   type TaskTerms,
 } from "./base.ts";
 import { accuracy, squaredNorm, taskLoss } from "./losses.ts";
@@ -182,9 +183,7 @@ export class MetaClassifier extends BaseMetaLearner {
   /** True when the meta-batch can run as one batched computation. */
   canBatch(tasks: Episode[]): boolean {
     if (!this.batched || this.kind !== "regression" || !this.base.perExample) return false;
-    const key = (t: Episode) =>
-      [t.support.x.shape, t.support.y.shape, t.query.x.shape, t.query.y.shape].join("|");
-    return tasks.length > 1 && tasks.every((t) => key(t) === key(tasks[0]));
+    return tasks.length > 1 && sameShapes(tasks);
   }
 
   /**
