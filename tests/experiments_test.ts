@@ -209,25 +209,26 @@ Deno.test("a time limit stops training at a checkpoint, marks the result partial
       log: () => {},
     });
     assert.deepEqual(straight.partial, []);
-    // Time runs out during step 15: training stops at the next checkpoint (step 20).
+    // Time runs out during step 15: training stops after it, with a checkpoint at step 15
+    // (between the regular ones at 10 and 20).
     const partial = await runExperiment(tinyExperiment(undefined, 15), {
       outDir: out,
       seed: 3,
       checkpointEvery: 10,
       log: () => {},
     });
-    assert.deepEqual(partial.partial, [{ label: "maml", step: 20, steps: 30 }]);
-    assert.match(partial.notes[0], /^PARTIAL: maml stopped by the time limit after 20 of 30/);
+    assert.deepEqual(partial.partial, [{ label: "maml", step: 15, steps: 30 }]);
+    assert.match(partial.notes[0], /^PARTIAL: maml stopped by the time limit after 15 of 30/);
     assert.deepEqual(validateResult(partial), []);
     const written = JSON.parse(await Deno.readTextFile(`${out}/tiny-sinusoid/result.json`));
     assert.deepEqual(written.partial, partial.partial);
     const ckpt = await new CheckpointStore(`${out}/tiny-sinusoid/checkpoint-maml.ckpt`).load();
-    assert.equal(ckpt?.step, 20, "the partial run keeps its checkpoint");
+    assert.equal(ckpt?.step, 15, "the partial run keeps its checkpoint");
     tf.dispose(Object.values(ckpt!.tensors));
     assert.equal(
       partial.curves[0].series[0].x.length,
-      20,
-      "the partial result reports the 20 steps trained",
+      15,
+      "the partial result reports the 15 steps trained",
     );
     const resumed = await runExperiment(tinyExperiment(), {
       outDir: out,
@@ -236,7 +237,7 @@ Deno.test("a time limit stops training at a checkpoint, marks the result partial
       resume: true,
       log: () => {},
     });
-    assert.equal(resumed.resumedFromStep, 20);
+    assert.equal(resumed.resumedFromStep, 15);
     assert.deepEqual(resumed.partial, []);
     assert.deepEqual(resumed.notes, straight.notes, "same final parameters");
     assert.deepEqual(resumed.metrics, straight.metrics);

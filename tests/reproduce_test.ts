@@ -99,3 +99,35 @@ Deno.test({
     }
   },
 });
+
+Deno.test("reproduce --time-limit: a partial result, the command that continues it, and --resume continuing it", async () => {
+  const out = await Deno.makeTempDir({ prefix: "metalab-repro-limit-" });
+  try {
+    // 100,000 quick MAML steps cannot finish in 2 s: training stops part-way, and the
+    // learners after it never start.
+    const args = ["sinusoid-k5", "--quick", "--set", "trainSteps=100000", "--out", out];
+    let r = await reproduce([...args, "--time-limit", "2s"]);
+    assert.equal(r.code, 0, r.text.slice(-2000));
+    assert.match(
+      r.text,
+      /PARTIAL \(time limit\): maml at step \d+ of 100000, pretrained at step 0 of 100000, metaclassifier at step 0 of 100; finish with: deno task reproduce sinusoid-k5 --quick --out \S+ --set trainSteps=100000 --resume/,
+    );
+    const first = JSON.parse(await Deno.readTextFile(`${out}/sinusoid-k5/result.json`));
+    assert.deepEqual(validateResult(first), []);
+    assert.deepEqual(
+      first.partial.map((p: { label: string; step: number }) => [p.label, p.step > 0]),
+      [["maml", true], ["pretrained", false], ["metaclassifier", false]],
+    );
+    assert.ok(
+      first.metrics.every((m: { name: string }) => m.name.includes("maml")),
+      "learners the limit reached before their first step are not reported",
+    );
+    r = await reproduce([...args, "--resume", "--time-limit", "2s"]);
+    assert.equal(r.code, 0, r.text.slice(-2000));
+    const second = JSON.parse(await Deno.readTextFile(`${out}/sinusoid-k5/result.json`));
+    assert.equal(second.resumedFromStep, first.partial[0].step, "continued from the checkpoint");
+    assert.ok(second.partial[0].step > first.partial[0].step, "and trained further");
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});

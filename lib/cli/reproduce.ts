@@ -154,12 +154,14 @@ async function main(): Promise<number> {
           );
         }
         console.log(`  wall time ${result.wallTimeS.toFixed(1)} s → ${outDir}/${experiment.name}/`);
-        for (const p of result.partial ?? []) {
+        const partial = result.partial ?? [];
+        if (partial.length > 0) {
+          const reached = partial.map((p) => `${p.label} at step ${p.step} of ${p.steps}`);
+          const sets = Object.entries(own).map(([k, v]) => ` --set ${k}=${v}`).join("");
           console.log(
-            `  PARTIAL: ${p.label} reached step ${p.step} of ${p.steps}; finish with: ` +
-              `deno task reproduce ${experiment.name}${flags.quick ? " --quick" : ""}` +
-              `${seed ? ` --seed ${seed}` : ""}${flags.out ? ` --out ${flags.out}` : ""}` +
-              `${Object.entries(own).map(([k, v]) => ` --set ${k}=${v}`).join("")} --resume`,
+            `  PARTIAL (time limit): ${reached.join(", ")}; finish with: deno task reproduce ` +
+              `${experiment.name}${flags.quick ? " --quick" : ""}${seed ? ` --seed ${seed}` : ""}` +
+              `${flags.out ? ` --out ${flags.out}` : ""}${sets} --resume`,
           );
         }
       } catch (e) {

@@ -18,7 +18,7 @@ import {
   type TrainingHistory,
 } from "../meta/mod.ts";
 import type { CheckpointStore } from "./checkpoint.ts";
-import { type RunContext, RunInterrupted, type StoppedPhase } from "./types.ts";
+import { type RunContext, RunInterrupted } from "./types.ts";
 
 /** The generator for the tasks of step `step` of a run seeded with `seed`. */
 export function stepRng(seed: number, step: number): Rng {
@@ -83,9 +83,10 @@ function append(into: TrainingHistory, more: TrainingHistory): void {
  * checkpoint after each chunk and resuming from one when `ctx.checkpoints` holds it.
  * Reports progress through `ctx.progress`; stops with {@linkcode RunInterrupted} at a
  * chunk boundary once `ctx.signal` is aborted (the last checkpoint stays intact).
- * Once `ctx.deadline` has passed it stops at the next chunk boundary instead, tells
- * `ctx.onStopped`, and returns the history so far: the caller evaluates the learner as
- * it stands, and a later resume continues from that checkpoint.
+ * Once `ctx.deadline` has passed it stops after the step in progress, writes a checkpoint
+ * there (mid-chunk if need be), tells `ctx.onStopped`, and returns the history so far: the
+ * caller evaluates the learner as it stands, and a later resume continues from that
+ * checkpoint exactly.
  */
 export async function trainWithCheckpoints(
   learner: BaseMetaLearner,
@@ -121,42 +122,75 @@ export async function trainWithCheckpoints(
   while (done < steps) {
     if (ctx.signal.aborted) throw new RunInterrupted(done);
     if (Date.now() >= ctx.deadline) {
-      const stopped: StoppedPhase = { label, step: done, steps };
-      ctx.log(
-        `${label}: time limit reached at step ${done} of ${steps}` +
-          (store ? " (checkpoint kept for --resume)" : ""),
-      );
-      ctx.onStopped(stopped);
+      stopForTimeLimit(ctx, label, done, steps, store !== null);
       break;
     }
     const chunk = Math.min(steps - done, every - (done % every));
     let next = done;
     const start = done;
-    const part = await metaTrain(
-      learner,
-      (count) => sampleTasks(stepRng(ctx.seed, next++), count),
-      {
-        steps: chunk,
-        metaBatchSize,
-        lrSchedule: lrSchedule ? (i) => lrSchedule(start + i) : undefined,
-        reportEvery: 1,
-        onStep: async (s) => {
-          // Stop promptly on Ctrl-C; the work since the last checkpoint is dropped, the
-          // checkpoint itself is untouched.
-          if (ctx.signal.aborted) throw new RunInterrupted(s.step + 1);
-          const values: Record<string, number> = { loss: s.loss };
-          if (s.accuracy !== undefined) values.acc = s.accuracy;
-          ctx.progress(s.step + 1, steps, values);
-          await options.onStep?.(s);
+    let part: TrainingHistory;
+    let timeUp = false;
+    try {
+      part = await metaTrain(
+        learner,
+        (count) => sampleTasks(stepRng(ctx.seed, next++), count),
+        {
+          steps: chunk,
+          metaBatchSize,
+          lrSchedule: lrSchedule ? (i) => lrSchedule(start + i) : undefined,
+          reportEvery: 1,
+          onStep: async (s, h) => {
+            // Stop promptly on Ctrl-C; the work since the last checkpoint is dropped, the
+            // checkpoint itself is untouched.
+            if (ctx.signal.aborted) throw new RunInterrupted(s.step + 1);
+            const values: Record<string, number> = { loss: s.loss };
+            if (s.accuracy !== undefined) values.acc = s.accuracy;
+            ctx.progress(s.step + 1, steps, values);
+            await options.onStep?.(s);
+            // Once the time is up, stop after this very step (a checkpoint is written below,
+            // mid-chunk if need be): slow steps overrun the limit by one step, not a chunk.
+            if (Date.now() >= ctx.deadline && s.step + 1 < steps) throw new TimeUp(h);
+          },
         },
-      },
-    );
+      );
+    } catch (e) {
+      if (!(e instanceof TimeUp)) throw e;
+      part = e.history;
+      timeUp = true;
+    }
     append(history, part);
-    done += chunk;
+    done += part.step.length;
     // Also after the last chunk: a resumed run then skips phases that had finished.
     if (store) await saveCheckpoint(learner, store, label, done, history);
+    if (timeUp) {
+      stopForTimeLimit(ctx, label, done, steps, store !== null);
+      break;
+    }
   }
   return history;
+}
+
+/** Raised inside a chunk once the time limit has passed; carries the steps done so far. */
+class TimeUp extends Error {
+  constructor(readonly history: TrainingHistory) {
+    super("time limit reached");
+  }
+}
+
+function stopForTimeLimit(
+  ctx: RunContext,
+  label: string,
+  step: number,
+  steps: number,
+  kept: boolean,
+): void {
+  ctx.log(
+    step === 0
+      ? `${label}: not started (time limit reached)`
+      : `${label}: time limit reached at step ${step} of ${steps}` +
+        (kept ? " (checkpoint kept for --resume)" : ""),
+  );
+  ctx.onStopped({ label, step, steps });
 }
 
 /**
