@@ -147,9 +147,11 @@ export async function runExperiment<S extends ConfigSchema>(
     );
   }
   const partialNotes = stopped.map((p) =>
-    `PARTIAL: ${p.label} stopped by the time limit after ${p.step} of ${p.steps} steps ` +
-    `(${(100 * p.step / p.steps).toFixed(1)}% of the schedule); its numbers are for that ` +
-    `model. Continue with --resume.`
+    p.step === 0
+      ? `PARTIAL: ${p.label} not started (the time limit came first); --resume trains it.`
+      : `PARTIAL: ${p.label} stopped by the time limit after ${p.step} of ${p.steps} steps ` +
+        `(${(100 * p.step / p.steps).toFixed(1)}% of the schedule); its numbers are for that ` +
+        `model. Continue with --resume.`
   );
   const result: RunResult = {
     schema: RESULT_SCHEMA,
