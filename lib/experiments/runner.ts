@@ -39,8 +39,8 @@ export interface RunOptions {
   /** Abort signal (Ctrl-C). */
   signal?: AbortSignal;
   /**
-   * Wall-clock deadline (`Date.now()` ms): training stops at the next checkpoint after it,
-   * the run is evaluated as it stands and its result marked partial; the checkpoints stay
+   * Wall-clock deadline (`Date.now()` ms): training stops after the step in progress, with
+   * a checkpoint there, the run is evaluated as it stands and its result marked partial; the checkpoints stay
    * so that `resume` continues the schedule. Default: none.
    */
   deadline?: number;

@@ -86,8 +86,8 @@ export interface RunContext {
   /** Aborted on Ctrl-C: experiments stop at the next step boundary. */
   signal: AbortSignal;
   /**
-   * Wall-clock time (`Date.now()` milliseconds) after which training phases stop at their
-   * next checkpoint and the run is evaluated as it stands, marked partial; `Infinity`: no
+   * Wall-clock time (`Date.now()` milliseconds) after which training phases stop after the
+   * step in progress (checkpointed there) and the run is evaluated as it stands, marked partial; `Infinity`: no
    * limit. For schedules longer than a session: `--resume` continues them.
    */
   deadline: number;

@@ -182,7 +182,7 @@ export abstract class BaseMetaLearner implements MetaLearner {
     const distances: tf.Scalar[] = [];
     const accuracies: tf.Scalar[] = [];
     tasks.forEach((task, index) => {
-      const { grads } = tf.valueAndGrads((...params: tf.Tensor[]) => {
+      const grads = tf.grads((...params: tf.Tensor[]) => {
         const t = this.taskTerms(params, task);
         losses.push(tf.keep(t.loss.clone()));
         if (t.proximal) distances.push(tf.keep(t.proximal.clone()));
