@@ -10,8 +10,7 @@
  *   (80×14×14×64, 3×3×64×64): 107 ms, against 737 ms for im2col + matMul and 6.5 s for the
  *   naive Conv3DBackpropFilterV2 loop with a unit depth. Filters of at most 32 rows
  *   (kh·kw·Cin: a first layer on grey images) go through im2col + one matMul instead
- *   (Conv-4's first layer in a ProtoNet step: 41 ms against 54 ms; most of what is left is
- *   XNNPACK packing the fresh `dy` as matMul weights).
+ *   (Conv-4's first layer in a ProtoNet step: ≈ 12 ms against 54 ms).
  * - `Conv2DBackpropInput` (present, but a naive loop: 410 ms on the shape above) is replaced by
  *   a conv of the stride-upsampled, padded `dy` with the spatially flipped, in/out-swapped
  *   filter (≈ 40 ms).
@@ -89,10 +88,12 @@ const IM2COL_MAX_ROWS = 32;
 
 /**
  * The filter gradient as one matrix product, for filters with few rows (a first layer on
- * 1-channel images: 3·3·1 = 9): `dW[r, co] = Σ_m Pᵀ[r, m] · dy[m, co]` with
- * `Pᵀ[(kh,kw,ci), (n,i,j)] = x[n, i·s+kh−pad, j·s+kw−pad, ci]` (zero outside), built with a
- * JS loop over the heap. Measured on Conv-4's first layer (80×28×28×1 → 64): 12 ms against
- * ≈ 50 ms for the transposed conv below, whose huge 'filter' and tiny output suit XNNPACK badly.
+ * 1-channel images: 3·3·1 = 9): `dWᵀ[co, r] = Σ_m dyᵀ[co, m] · P[m, r]` with the patches
+ * `P[(n,i,j), (kh,kw,ci)] = x[n, i·s+kh−pad, j·s+kw−pad, ci]` (zero outside), built with a JS
+ * loop over the heap. The fresh `dy` is the matMul's left operand and the small `P` its
+ * right one, because XNNPACK packs the right operand as weights on every call: with `dy` on
+ * the right (`Pᵀ · dy`) packing its 4M floats took 46 of the 48 ms of Conv-4's first layer
+ * in a ProtoNet step (80×28×28×1 → 64); transposing `dy` and packing `P` takes ≈ 12 ms.
  */
 function filterGradientIm2col(
   backend: AnyBackend,
@@ -106,24 +107,24 @@ function filterGradientIm2col(
   const [, ho, wo, cout] = dy.shape;
   const rows = kh * kw * cin;
   const m = n * ho * wo;
-  const pt = backend.makeOutput([1, rows, m], "float32");
+  const patches = backend.makeOutput([1, m, rows], "float32");
   // Views after makeOutput, which may grow (and so move) the heap.
-  const p = backend.typedArrayFromHeap(pt) as Float32Array;
+  const p = backend.typedArrayFromHeap(patches) as Float32Array;
   const xv = backend.typedArrayFromHeap(x) as Float32Array;
   for (let a = 0; a < kh; a++) {
     for (let b = 0; b < kw; b++) {
       for (let c = 0; c < cin; c++) {
-        let o = ((a * kw + b) * cin + c) * m;
+        // Column r of P, written with stride `rows`.
+        let o = (a * kw + b) * cin + c;
         for (let b0 = 0; b0 < n; b0++) {
           for (let i = 0; i < ho; i++) {
             const y = i * sh + a - top;
             if (y < 0 || y >= h) {
-              p.fill(0, o, o + wo);
-              o += wo;
+              for (let j = 0; j < wo; j++, o += rows) p[o] = 0;
               continue;
             }
             const rowBase = (b0 * h + y) * w;
-            for (let j = 0; j < wo; j++, o++) {
+            for (let j = 0; j < wo; j++, o += rows) {
               const xx = j * sw + b - left;
               p[o] = xx >= 0 && xx < w ? xv[(rowBase + xx) * cin + c] : 0;
             }
@@ -132,13 +133,17 @@ function filterGradientIm2col(
       }
     }
   }
-  const dy3 = run(backend, "Reshape", { x: dy }, { shape: [1, m, cout] });
-  const product = run(backend, "BatchMatMul", { a: pt, b: dy3 }, {
+  const dy2 = run(backend, "Reshape", { x: dy }, { shape: [m, cout] });
+  const dyT = run(backend, "Transpose", { x: dy2 }, { perm: [1, 0] });
+  const dyT3 = run(backend, "Reshape", { x: dyT }, { shape: [1, cout, m] });
+  const productT = run(backend, "BatchMatMul", { a: dyT3, b: patches }, {
     transposeA: false,
     transposeB: false,
-  });
+  }); // [1, cout, rows]
+  const product2 = run(backend, "Reshape", { x: productT }, { shape: [cout, rows] });
+  const product = run(backend, "Transpose", { x: product2 }, { perm: [1, 0] });
   const out = run(backend, "Reshape", { x: product }, { shape: filterShape });
-  free(backend, pt, dy3, product);
+  free(backend, patches, dy2, dyT, dyT3, productT, product2, product);
   return out;
 }
 
@@ -200,6 +205,29 @@ function conv2dBackpropFilterWasm(args: {
   }
   const out = run(backend, "Transpose", { x: conv }, { perm: [1, 2, 0, 3] });
   free(backend, ...temps);
+  return out;
+}
+
+/**
+ * `F'[a, b, co, ci] = F[kh−1−a, kw−1−b, ci, co]`: the filter flipped spatially with its in and
+ * out channels swapped, in one pass over the heap (tfjs's wasm Reverse + Transpose took
+ * ≈ 1 ms for a 3×3×64×64 filter, a few times per step and task).
+ */
+function flippedSwappedFilter(backend: AnyBackend, filter: Info): Info {
+  const [kh, kw, cin, cout] = filter.shape;
+  const out = backend.makeOutput([kh, kw, cout, cin], "float32");
+  // Views after makeOutput, which may grow (and so move) the heap.
+  const o = backend.typedArrayFromHeap(out) as Float32Array;
+  const f = backend.typedArrayFromHeap(filter) as Float32Array;
+  for (let a = 0; a < kh; a++) {
+    for (let b = 0; b < kw; b++) {
+      const src = ((kh - 1 - a) * kw + (kw - 1 - b)) * cin * cout;
+      let dst = (a * kw + b) * cout * cin;
+      for (let co = 0; co < cout; co++) {
+        for (let ci = 0; ci < cin; ci++, dst++) o[dst] = f[src + ci * cout + co];
+      }
+    }
+  }
   return out;
 }
 
@@ -267,9 +295,8 @@ function conv2dBackpropInputWasm(args: {
     temps.push(padded);
   }
   // 3. Flip the kernel spatially and swap in/out channels: [kh, kw, Cout, Cin].
-  const flipped = run(backend, "Reverse", { x: filter }, { dims: [0, 1] });
-  const swapped = run(backend, "Transpose", { x: flipped }, { perm: [0, 1, 3, 2] });
-  temps.push(flipped, swapped);
+  const swapped = flippedSwappedFilter(backend, filter);
+  temps.push(swapped);
   const out = run(backend, "Conv2D", { x: padded, filter: swapped }, {
     strides: [1, 1],
     pad: "valid",

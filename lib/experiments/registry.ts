@@ -204,6 +204,11 @@ function omniglotSchema(preset: {
   } satisfies ConfigSchema;
 }
 
+/** An Omniglot experiment's knobs: the shared ones plus the choice of learners. */
+type OmniglotSchema = ReturnType<typeof omniglotSchema> & {
+  learners: ReturnType<typeof choiceField>;
+};
+
 function omniglotExperimentFor(spec: {
   name: string;
   title: string;
@@ -214,19 +219,33 @@ function omniglotExperimentFor(spec: {
   protoTrainQueries?: number;
   publishedKey?: (learner: string, ways: number, shots: number) => string;
   fullNote: string;
-}): Experiment<ReturnType<typeof omniglotSchema>> {
+}): Experiment<OmniglotSchema> {
+  // Several learners train one after another under one time limit; `learners` picks one
+  // of them, so each can get a time limit (and an output folder) of its own.
+  const schema: OmniglotSchema = {
+    ...spec.schema,
+    learners: choiceField(
+      ["all", ...spec.learners],
+      "all",
+      "all",
+      `which learners to train: all (${spec.learners.join(", ")}, in turn) or one of them`,
+    ),
+  };
   return {
     name: spec.name,
     title: spec.title,
     description: spec.description,
     needs: [OMNIGLOT],
-    schema: spec.schema,
+    schema,
     async run(config, ctx) {
+      const learners = config.learners === "all"
+        ? spec.learners
+        : [config.learners as OmniglotLearnerName];
       const result = await omniglotExperiment(
         {
           ...config,
           protocol: config.protocol as "standard" | "background-evaluation",
-          learners: spec.learners,
+          learners,
           halveEvery: spec.halveEvery,
           protoTrainQueries: spec.protoTrainQueries ?? config.queries,
           seed: ctx.seed,
