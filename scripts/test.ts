@@ -6,8 +6,15 @@
  */
 const args = ["test", "--allow-all", ...Deno.args];
 if (!Deno.args.some((a) => !a.startsWith("-"))) args.push("tests/");
+// One wasm thread for the suite unless asked otherwise: the suite is many small ops, which a
+// thread pool only slows, and its timing should not depend on the machine's load at start
+// (the library's default, the idle cores, is tested in tests/wasm_threads_test.ts, which
+// runs the threaded build itself).
+const env: Record<string, string> = {};
+if (!Deno.env.get("METALAB_WASM_THREADS")) env.METALAB_WASM_THREADS = "1";
 const child = new Deno.Command(Deno.execPath(), {
   args,
+  env,
   stdout: "piped",
   stderr: "inherit",
 }).spawn();

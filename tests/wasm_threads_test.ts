@@ -8,7 +8,12 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { initBackend, wasmBinaryDir, wasmThreadsWanted } from "../lib/backend/mod.ts";
+import {
+  idleCoreThreads,
+  initBackend,
+  wasmBinaryDir,
+  wasmThreadsWanted,
+} from "../lib/backend/mod.ts";
 import { Rng } from "../lib/random/mod.ts";
 import { assertAllClose } from "../lib/testing/mod.ts";
 
@@ -51,7 +56,7 @@ Deno.test("initBackend('wasm') runs the threaded SIMD build on METALAB_WASM_THRE
   assert.equal((await initBackend("wasm")).threads, 2);
 });
 
-Deno.test("METALAB_WASM_THREADS: unset = 1, auto = the cores, out of range = a clear error", async () => {
+Deno.test("METALAB_WASM_THREADS: unset = the idle cores, auto = the cores, out of range = a clear error", async () => {
   Deno.env.set("METALAB_WASM_THREADS", "0");
   try {
     await assert.rejects(
@@ -63,10 +68,23 @@ Deno.test("METALAB_WASM_THREADS: unset = 1, auto = the cores, out of range = a c
     Deno.env.set("METALAB_WASM_THREADS", "auto");
     assert.equal(wasmThreadsWanted(), Math.min(navigator.hardwareConcurrency, 8));
     Deno.env.delete("METALAB_WASM_THREADS");
-    assert.equal(wasmThreadsWanted(), 1, "single-threaded unless asked");
+    const expected = idleCoreThreads(navigator.hardwareConcurrency, Deno.loadavg()[0]);
+    const wanted = wasmThreadsWanted();
+    // The load may move between the two readings: allow one step either way.
+    assert.ok(Math.abs(wanted - expected) <= 1, `unset: ${wanted} threads, idle cores ${expected}`);
   } finally {
     Deno.env.set("METALAB_WASM_THREADS", "2");
   }
+});
+
+Deno.test("idleCoreThreads: the cores less the rounded load, 1 to 8", () => {
+  assert.equal(idleCoreThreads(2, 0.1), 2, "idle 2-core machine");
+  assert.equal(idleCoreThreads(2, 0.7), 1, "one core busy");
+  assert.equal(idleCoreThreads(2, 4.5), 1, "overloaded: still one");
+  assert.equal(idleCoreThreads(16, 3.2), 8, "tfjs caps its pool at 8");
+  assert.equal(idleCoreThreads(4, 1.4), 3);
+  assert.equal(idleCoreThreads(2, NaN), 1, "unknown load: one thread");
+  assert.equal(idleCoreThreads(1, 0), 1);
 });
 
 /** Conv-4-like shapes, large enough for XNNPACK to split the work across both threads. */
@@ -173,4 +191,35 @@ Deno.test("without the threaded build's files, wasm falls back to one thread and
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("Conv-4 training gives the same bits on 1 and 2 wasm threads", async () => {
+  const code = `
+    import * as tf from "@tensorflow/tfjs";
+    import { initBackend } from "./lib/backend/mod.ts";
+    import { conv4, softmaxCrossEntropy } from "./lib/models/mod.ts";
+    import { Rng } from "./lib/random/mod.ts";
+    const info = await initBackend("wasm");
+    const rng = new Rng(5);
+    const model = conv4({ inputShape: [28, 28, 1], outputs: 5, filters: 16 });
+    const params = model.init(rng).map((t) => tf.variable(t));
+    const x = tf.tensor(rng.normalArray(20 * 784), [20, 28, 28, 1]);
+    const y = tf.tensor1d(Array.from({ length: 20 }, (_, i) => i % 5), "int32");
+    const opt = tf.train.adam(1e-3);
+    for (let i = 0; i < 3; i++) {
+      opt.minimize(() => softmaxCrossEntropy(model.apply(params, x, { training: true }), y));
+    }
+    const bits = params.flatMap((p) => Array.from(new Uint32Array(p.dataSync().slice().buffer)));
+    console.log(JSON.stringify({ threads: info.threads, bits }));
+  `;
+  const one = await runDeno(code, { METALAB_WASM_THREADS: "1" });
+  const two = await runDeno(code, { METALAB_WASM_THREADS: "2" });
+  for (const r of [one, two]) assert.equal(r.code, 0, `exit ${r.code}; stderr:\n${r.stderr}`);
+  const a = JSON.parse(one.stdout.trim().split("\n").at(-1)!);
+  const b = JSON.parse(two.stdout.trim().split("\n").at(-1)!);
+  assert.equal(a.threads, 1);
+  assert.equal(b.threads, 2);
+  assert.equal(a.bits.length, b.bits.length);
+  const differing = a.bits.filter((v: number, i: number) => v !== b.bits[i]).length;
+  assert.equal(differing, 0, `${differing} of ${a.bits.length} parameters differ`);
 });

@@ -1,6 +1,6 @@
 /**
  * Choosing and setting up the tfjs backend: WebGPU where a real GPU adapter exists, else
- * wasm (SIMD, binaries loaded offline from the npm package; multi-threaded on request,
+ * wasm (SIMD, binaries loaded offline from the npm package; on the idle cores by default,
  * see `wasm_threads.ts`), else the pure-JS cpu backend;
  * and registration of the kernels and gradients MetaLab adds (see `wasm_kernels.ts`,
  * `gradients.ts`), so conv nets train on wasm and second-order gradients flow through
@@ -96,40 +96,60 @@ let wasmPathsSet = false;
 let threadedFactoryInstalled = false;
 /** Why the threaded wasm build is not in use, once that is known (reported in `notes`). */
 let wasmThreadsNote: string | undefined;
+/** How the wasm thread count was chosen (reported in `notes`). */
+let wasmThreadsReason: string | undefined;
 
 /** Upper bound on wasm threads: tfjs's C++ caps its pool at 8 (its pre-started workers). */
 const MAX_WASM_THREADS = 8;
 
 /**
- * wasm threads when `METALAB_WASM_THREADS` is unset: 1, tfjs's single-threaded SIMD build.
- * Measured on the shared 2-core machine (other jobs running, load 4–5; runs of 1 and 2
- * threads interleaved, medians): 2 threads were slower for the Conv-4 ProtoNet step
- * (575–690 vs 450–495 ms), batched sinusoid MAML (20–31 vs 15–17 ms), second-order MAML on
- * Conv-4 (17–27 vs 12–19 s), and a meta-learner test file (165 vs 42 s); first-order MAML
- * was mixed (13–23 vs 15 s). Every XNNPACK op, however small, wakes the pool (a Relu of 10k
- * floats: 7 µs → 750 µs), and the pool's spin-waiting threads compete with the other jobs.
- * Threads can only pay off for conv-heavy work on otherwise idle cores: set
- * `METALAB_WASM_THREADS=2` (or `auto`) there, and compare.
- */
-const DEFAULT_WASM_THREADS = 1;
-
-/**
- * Threads wanted for wasm: `METALAB_WASM_THREADS` if set (an integer 1–8, 1 = the
- * single-threaded build; or `auto` = the logical cores, at most 8), else
- * {@linkcode DEFAULT_WASM_THREADS} (1).
+ * wasm threads when `METALAB_WASM_THREADS` is unset: the cores that are idle now, i.e. the
+ * logical cores less the 1-minute load average (rounded), at least 1 and at most 8.
  *
- * @throws Error when `METALAB_WASM_THREADS` is neither `auto` nor an integer in 1..8.
+ * Why not always every core: every XNNPACK op, however small, wakes the thread pool, and on
+ * a machine busy with other jobs the pool's threads wait for a core. Measured on the 2-core
+ * machine with other jobs running (load 4–5; 1 and 2 threads interleaved, medians), 2 threads
+ * were slower for the Conv-4 ProtoNet step (575–690 vs 450–495 ms), second-order MAML on
+ * Conv-4 (17–27 vs 12–19 s) and a meta-learner test file (165 vs 42 s; a Relu of 10k floats
+ * went from 7 µs to 750 µs). On the idle machine 2 threads are faster wherever convs dominate:
+ * ProtoNet step 181 vs 256 ms, MAML on 32 Conv-4 tasks 6.6 vs 9.6 s (second order) and
+ * 5.7 vs 8.1 s (first order); batched sinusoid MAML, all small ops, is 8.2 vs 6.9 ms.
+ * Threads do not change results: XNNPACK splits work by output tiles, never inside a sum
+ * (a Conv-4 training run gives the same bits on 1 and 2 threads; tests/wasm_threads_test.ts).
  */
-export function wasmThreadsWanted(): number {
+export function idleCoreThreads(cores: number, load1: number): number {
+  const idle = Math.floor(cores) - Math.round(Number.isFinite(load1) ? Math.max(0, load1) : cores);
+  return Math.max(1, Math.min(MAX_WASM_THREADS, idle));
+}
+
+/** The thread count for wasm and why (for {@linkcode BackendInfo.notes}). */
+function wasmThreadsChoice(): { threads: number; reason: string } {
   let env: string | undefined;
   try {
     env = Deno.env.get("METALAB_WASM_THREADS");
   } catch {
     env = undefined; // no --allow-env: the default
   }
-  if (env === undefined || env === "") return DEFAULT_WASM_THREADS;
+  const cores = navigator.hardwareConcurrency || 1;
+  if (env === undefined || env === "") {
+    let load1 = NaN;
+    try {
+      load1 = Deno.loadavg()[0];
+    } catch {
+      // no --allow-sys: the load is unknown, so one thread (the safe choice on a busy machine)
+    }
+    const threads = idleCoreThreads(cores, load1);
+    const load = Number.isFinite(load1) ? `load ${load1.toFixed(2)}` : "load unknown";
+    return {
+      threads,
+      reason: `the idle cores (${cores} cores, ${load}; METALAB_WASM_THREADS unset)`,
+    };
+  }
   if (env === "auto") {
-    return Math.max(1, Math.min(navigator.hardwareConcurrency || 1, MAX_WASM_THREADS));
+    return {
+      threads: Math.max(1, Math.min(cores, MAX_WASM_THREADS)),
+      reason: "every core (METALAB_WASM_THREADS=auto)",
+    };
   }
   const n = Number(env);
   if (!Number.isInteger(n) || n < 1 || n > MAX_WASM_THREADS) {
@@ -138,7 +158,18 @@ export function wasmThreadsWanted(): number {
         `got "${env}"`,
     );
   }
-  return n;
+  return { threads: n, reason: `METALAB_WASM_THREADS=${n}` };
+}
+
+/**
+ * Threads wanted for wasm: `METALAB_WASM_THREADS` if set (an integer 1–8, 1 = the
+ * single-threaded build; or `auto` = the logical cores, at most 8), else the idle cores
+ * ({@linkcode idleCoreThreads}).
+ *
+ * @throws Error when `METALAB_WASM_THREADS` is neither `auto` nor an integer in 1..8.
+ */
+export function wasmThreadsWanted(): number {
+  return wasmThreadsChoice().threads;
 }
 
 /**
@@ -202,7 +233,8 @@ async function tryWasm(): Promise<{ ok: boolean; dir?: string }> {
     dir = wasmBinaryDir();
     setWasmPaths(dir);
     wasmPathsSet = true;
-    const threads = wasmThreadsWanted();
+    const { threads, reason } = wasmThreadsChoice();
+    wasmThreadsReason = `wasm: ${threads} thread${threads > 1 ? "s" : ""}: ${reason}`;
     if (threads > 1) installThreadedFactory(threads);
   }
   try {
@@ -223,9 +255,9 @@ let lastWasmDir: string | undefined;
 
 /**
  * Sets up and activates a backend: `auto` (default) picks WebGPU where a real GPU adapter
- * exists, else wasm (SIMD when the runtime supports it, as Deno does; single-threaded unless
- * `METALAB_WASM_THREADS` asks for more, see {@linkcode wasmThreadsWanted}, and then on that
- * many threads when the threaded build starts, else one), else cpu; a name forces that
+ * exists, else wasm (SIMD when the runtime supports it, as Deno does; on the idle cores
+ * unless `METALAB_WASM_THREADS` says otherwise, see {@linkcode wasmThreadsWanted}, and then
+ * on that many threads when the threaded build starts, else one), else cpu; a name forces that
  * backend. Registers MetaLab's kernels and gradients first (idempotent).
  *
  * @throws Error on an unknown name (listing the choices) or when a named backend fails.
@@ -285,6 +317,7 @@ export async function initBackend(choice: string = "auto"): Promise<BackendInfo>
     info.simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
     info.threads = getThreadsCount();
     info.wasmDir = lastWasmDir;
+    if (wasmThreadsReason) notes.push(wasmThreadsReason);
     if (wasmThreadsNote) notes.push(wasmThreadsNote);
   }
   if (adapter) info.adapter = adapter;

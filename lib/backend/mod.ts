@@ -3,7 +3,13 @@
  * (every backend) MetaLab adds so conv nets train fast and to second order.
  * @module
  */
-export { BACKEND_NAMES, initBackend, registerExtensions, wasmThreadsWanted } from "./init.ts";
+export {
+  BACKEND_NAMES,
+  idleCoreThreads,
+  initBackend,
+  registerExtensions,
+  wasmThreadsWanted,
+} from "./init.ts";
 export type { BackendChoice, BackendInfo } from "./init.ts";
 export { ADDED_GRADIENTS, registerGradients, REPLACED_GRADIENTS } from "./gradients.ts";
 export { registerWasmKernels } from "./wasm_kernels.ts";
