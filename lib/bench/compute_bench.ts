@@ -272,6 +272,7 @@ export async function benchCompute(
     const onCpu = backend === "cpu";
     const n = onCpu ? cpuSteps : steps;
     const w = onCpu ? 0 : warmup;
+    if (info.notes.length) log(`[bench compute] ${backend}: ${info.notes.join("; ")}`);
     const extraInfo = {
       simd: String(info.simd ?? "n/a"),
       threads: info.threads ?? 1,
