@@ -296,3 +296,43 @@ Deno.test("a corrupt checkpoint is reported, not silently used", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Omniglot experiments: `learners` trains all of them in turn, or the one named", async () => {
+  const maml = findExperiment("omniglot-maml");
+  assert.deepEqual((maml.schema.learners as { choices: readonly string[] }).choices, [
+    "all",
+    "maml",
+    "fomaml",
+  ]);
+  assert.equal(resolveConfig(maml.schema, "full").learners, "all");
+  assert.throws(
+    () => resolveConfig(maml.schema, "quick", { learners: "reptile" }),
+    /learners=.*one of all, maml, fomaml/,
+  );
+  if (!maml.needs.every((n) => n.available())) {
+    console.log("Omniglot not found: the one-learner run is not checked");
+    return;
+  }
+  const out = await Deno.makeTempDir({ prefix: "metalab-learners-" });
+  try {
+    const tiny = {
+      learners: "fomaml",
+      trainSteps: 2,
+      metaBatchSize: 1,
+      filters: 4,
+      queries: 1,
+      evalEpisodes: 2,
+    };
+    const result = await runExperiment(maml, {
+      outDir: out,
+      preset: "quick",
+      overrides: tiny,
+      log: () => {},
+    });
+    assert.ok(result.metrics.length > 0);
+    for (const m of result.metrics) assert.match(m.name, /fomaml/, m.name);
+    assert.ok(!result.metrics.some((m) => /\bmaml\b/.test(m.name)), "MAML was not trained");
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
