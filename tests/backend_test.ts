@@ -5,6 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { BACKEND_NAMES, initBackend } from "../lib/backend/mod.ts";
+import { simdKernelsFor } from "../lib/backend/simd_kernels.ts";
 import { Rng } from "../lib/random/mod.ts";
 import { assertAllClose } from "../lib/testing/mod.ts";
 
@@ -119,6 +120,9 @@ Deno.test("wasm MaxPoolGrad agrees with cpu, ties included (first maximum wins)"
     const [shape, size, stride, pad] of [
       [[3, 8, 8, 5], 2, 2, "valid"],
       [[2, 7, 7, 3], 2, 2, "valid"],
+      // Channels in fours: MetaLab's SIMD kernel (even and odd sizes).
+      [[3, 8, 8, 8], 2, 2, "valid"],
+      [[2, 7, 9, 12], 2, 2, "valid"],
       [[2, 7, 9, 3], 3, 2, "same"],
       [[2, 6, 6, 2], 3, 1, "same"],
     ] as Array<[number[], number, number, "valid" | "same"]>
@@ -198,4 +202,35 @@ Deno.test("wasm Identity/Cast share buffers safely: a clone outlives its source"
   assert.deepEqual(Array.from(v.dataSync()), [5, 6]);
   tf.dispose([b, c, d, v, snapshot, init, next]);
   assert.equal(tf.memory().numTensors, before);
+});
+
+Deno.test("SIMD maxPoolGrad2x2Row: the first maximum of each window gets dy, NaN and −∞ never", () => {
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const kernels = simdKernelsFor(memory);
+  assert.ok(kernels, "the SIMD module instantiates (Deno has wasm SIMD)");
+  const [outWidth, c] = [5, 8];
+  const rowFloats = 2 * outWidth * c;
+  const f = new Float32Array(memory.buffer);
+  const [x, dx, dy] = [0, 1024, 2048]; // float offsets of two input rows, their dx, one dy row
+  const rng = new Rng(9);
+  const pool = [0, 0, 1, 1, 2, NaN, -Infinity, -1];
+  for (let i = 0; i < 2 * rowFloats; i++) f[x + i] = pool[Math.floor(rng.uniform(0, pool.length))];
+  for (let i = 0; i < outWidth * c; i++) f[dy + i] = i + 1;
+  f.fill(123, dx, dx + 2 * rowFloats); // garbage: every entry must be written
+  kernels!.maxPoolGrad2x2Row(4 * dx, 4 * x, 4 * dy, outWidth, c / 4, 4 * c, 4 * rowFloats);
+  for (let ox = 0; ox < outWidth; ox++) {
+    for (let ch = 0; ch < c; ch++) {
+      const at = [0, c, rowFloats, rowFloats + c].map((d) => 2 * ox * c + ch + d);
+      // The cpu backend's rule: strictly greater than the best so far, starting from −∞.
+      let best = -Infinity;
+      let winner = -1;
+      at.forEach((i, k) => {
+        if (f[x + i] > best) [best, winner] = [f[x + i], k];
+      });
+      at.forEach((i, k) => {
+        const expected = k === winner ? f[dy + ox * c + ch] : 0;
+        assert.equal(f[dx + i], expected, `window ${ox}, channel ${ch}, entry ${k}`);
+      });
+    }
+  }
 });

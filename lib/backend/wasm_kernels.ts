@@ -31,6 +31,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { simdKernelsFor, wasmBackendMemory } from "./simd_kernels.ts";
 
 type Info = tf.TensorInfo;
 // deno-lint-ignore no-explicit-any
@@ -386,8 +387,33 @@ function maxPoolGradWasm(args: {
   const dxv = backend.typedArrayFromHeap(dx) as Float32Array;
   const xv = backend.typedArrayFromHeap(input) as Float32Array;
   const dyv = backend.typedArrayFromHeap(dy) as Float32Array;
+  const conv4Pool = fh === 2 && fw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0;
+  const memory = wasmBackendMemory(backend);
+  const simd = conv4Pool && c % 4 === 0 && memory ? simdKernelsFor(memory) : null;
+  if (simd) {
+    // Every window writes its four entries; rows and columns no window covers (odd sizes)
+    // are the only ones to zero.
+    if (inHeight !== 2 * outHeight || inWidth !== 2 * outWidth) dxv.fill(0);
+    const rowBytes = inWidth * c * 4;
+    for (let b = 0; b < batchSize; b++) {
+      for (let oy = 0; oy < outHeight; oy++) {
+        const inRow = ((b * inHeight + 2 * oy) * inWidth * c) * 4;
+        const outRow = ((b * outHeight + oy) * outWidth * c) * 4;
+        simd.maxPoolGrad2x2Row(
+          dxv.byteOffset + inRow,
+          xv.byteOffset + inRow,
+          dyv.byteOffset + outRow,
+          outWidth,
+          c / 4,
+          c * 4,
+          rowBytes,
+        );
+      }
+    }
+    return dx;
+  }
   dxv.fill(0);
-  if (fh === 2 && fw === 2 && sh === 2 && sw === 2 && top === 0 && left === 0) {
+  if (conv4Pool) {
     maxPoolGrad2x2(dxv, xv, dyv, batchSize, inHeight, inWidth, c, outHeight, outWidth);
     return dx;
   }
