@@ -234,3 +234,21 @@ Deno.test("SIMD maxPoolGrad2x2Row: the first maximum of each window gets dy, NaN
     }
   }
 });
+
+Deno.test("wasm Transpose (SIMD 4×4 blocks and the fallbacks) equals cpu exactly", async () => {
+  const rng = new Rng(11);
+  const cases: Array<[number[], number[]]> = [
+    [[75, 16, 16, 64], [3, 1, 2, 0]], // conv filter gradient: batch ↔ channels
+    [[919, 64], [1, 0]], // a matrix
+    [[9, 130, 7], [1, 0, 2]], // block moves: tfjs's kernel
+    [[5, 37, 66], [0, 2, 1]], // batched matrices, sizes not multiples of 4
+    [[3, 1, 50, 1, 41], [4, 1, 2, 3, 0]], // size-1 axes dropped, then [2, 1, 0]
+    [[6, 7, 8, 9], [1, 3, 0, 2]], // no fast case: tfjs's kernel
+    [[2, 3], [1, 0]], // small: tfjs's kernel
+  ];
+  for (const [shape, perm] of cases) {
+    const xv = randn(rng, shape);
+    const r = await onBoth(() => tf.transpose(tf.tensor(xv, shape), perm));
+    assert.deepEqual(r.wasm, r.cpu, `transpose ${shape} by ${perm}`);
+  }
+});

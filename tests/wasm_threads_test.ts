@@ -14,6 +14,7 @@ import {
   wasmBinaryDir,
   wasmThreadsWanted,
 } from "../lib/backend/mod.ts";
+import { simdKernelsFor, wasmBackendMemory } from "../lib/backend/simd_kernels.ts";
 import { Rng } from "../lib/random/mod.ts";
 import { assertAllClose } from "../lib/testing/mod.ts";
 
@@ -51,6 +52,10 @@ Deno.test("initBackend('wasm') runs the threaded SIMD build on METALAB_WASM_THRE
   assert.equal(info.threads, 2, `notes: ${info.notes.join("; ")}`);
   assert.ok(!info.notes.some((n) => /did not start|failed/.test(n)), info.notes.join("; "));
   assert.ok(info.kernelsAdded.includes("Conv2DBackpropFilter"));
+  // MetaLab's SIMD kernels instantiate on the threaded build's shared memory too.
+  const memory = wasmBackendMemory(tf.backend());
+  assert.ok(memory?.buffer instanceof SharedArrayBuffer, "the threaded build's memory is shared");
+  assert.ok(simdKernelsFor(memory!), "SIMD kernels on the shared memory");
   // Switching away and back keeps the same (threaded) instance.
   await initBackend("cpu");
   assert.equal((await initBackend("wasm")).threads, 2);

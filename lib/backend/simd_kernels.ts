@@ -7,6 +7,8 @@
  * - `maxPoolGrad2x2Row`: one output row of the 2×2, stride-2 max-pool gradient (Conv-4's
  *   pooling), four channels per instruction. A JS loop over the heap took 15 ms for
  *   80×28×28×64 on one core (≈ 3.3 ns an element); this takes ≈ 2 ms.
+ * - `transpose4x4Blocks`: a strided float matrix transpose, 4×4 blocks at a time, behind the
+ *   `Transpose` kernel's common cases (see `wasm_kernels.ts`).
  * @module
  */
 
@@ -63,6 +65,10 @@ const op = {
   v128Load: [0xfd, 0x00, 2, 0],
   v128Store: [0xfd, 0x0b, 2, 0],
   v128Const: (bytes: number[]) => [0xfd, 0x0c, ...bytes],
+  /** i8x16.shuffle picking the four 32-bit lanes `lanes` (0–3: first operand, 4–7: second). */
+  shuffle32: (
+    lanes: number[],
+  ) => [0xfd, 0x0d, ...lanes.flatMap((l) => [0, 1, 2, 3].map((b) => 4 * l + b))],
   f32x4Gt: [0xfd, 0x44],
   v128And: [0xfd, 0x4e],
   v128AndNot: [0xfd, 0x4f],
@@ -199,16 +205,121 @@ function maxPoolGrad2x2RowBody(): number[] {
   return [...uleb(code.length), ...code];
 }
 
+/**
+ * `transpose4x4Blocks(src, dst, rowBlocks, colBlocks, srcRowBytes, dstRowBytes)`: writes
+ * `dst[c, r] = src[r, c]` for `r < 4·rowBlocks`, `c < 4·colBlocks` of float matrices whose rows
+ * start `srcRowBytes` / `dstRowBytes` apart, a 4×4 block at a time (four loads, eight lane
+ * shuffles, four stores). The caller handles rows and columns past the last whole block.
+ */
+function transpose4x4BlocksBody(): number[] {
+  const [SRC, DST, ROW_BLOCKS, COL_BLOCKS, S, D] = [0, 1, 2, 3, 4, 5];
+  const [I, J, P, Q, S4, D4] = [6, 7, 8, 9, 10, 11]; // i32
+  const [R0, R1, R2, R3, T0, T1, T2, T3] = [12, 13, 14, 15, 16, 17, 18, 19]; // v128
+  const locals = vec([[...uleb(6), I32], [...uleb(8), V128]]);
+  const addTo = (local: number, amount: number[]) => [
+    ...op.get(local),
+    ...amount,
+    ...op.i32Add,
+    ...op.set(local),
+  ];
+  const loadRow = (k: number, into: number) => [
+    ...op.get(P),
+    ...(k === 0 ? [] : [...op.get(S), ...op.i32Const(k), 0x6c, /* i32.mul */ ...op.i32Add]),
+    ...op.v128Load,
+    ...op.set(into),
+  ];
+  const mix = (a: number, b: number, lanes: number[], into: number) => [
+    ...op.get(a),
+    ...op.get(b),
+    ...op.shuffle32(lanes),
+    ...op.set(into),
+  ];
+  const storeRow = (k: number, value: number[]) => [
+    ...op.get(Q),
+    ...(k === 0 ? [] : [...op.get(D), ...op.i32Const(k), 0x6c, ...op.i32Add]),
+    ...value,
+    ...op.v128Store,
+  ];
+  const body = [
+    // s4 = 4·srcRowBytes, d4 = 4·dstRowBytes: from one block row (column) to the next.
+    ...op.get(S),
+    ...op.i32Const(4),
+    0x6c,
+    ...op.set(S4),
+    ...op.get(D),
+    ...op.i32Const(4),
+    0x6c,
+    ...op.set(D4),
+    ...op.get(ROW_BLOCKS),
+    ...op.set(I),
+    ...op.block,
+    ...op.loop, // over blocks of four rows of src
+    ...op.get(I),
+    ...op.i32Eqz,
+    ...op.brIf(1),
+    ...op.get(SRC),
+    ...op.set(P),
+    ...op.get(DST),
+    ...op.set(Q),
+    ...op.get(COL_BLOCKS),
+    ...op.set(J),
+    ...op.block,
+    ...op.loop, // over blocks of four columns
+    ...op.get(J),
+    ...op.i32Eqz,
+    ...op.brIf(1),
+    ...loadRow(0, R0), // a0 a1 a2 a3
+    ...loadRow(1, R1), // b0 …
+    ...loadRow(2, R2),
+    ...loadRow(3, R3),
+    ...mix(R0, R1, [0, 4, 1, 5], T0), // a0 b0 a1 b1
+    ...mix(R0, R1, [2, 6, 3, 7], T1), // a2 b2 a3 b3
+    ...mix(R2, R3, [0, 4, 1, 5], T2), // c0 d0 c1 d1
+    ...mix(R2, R3, [2, 6, 3, 7], T3), // c2 d2 c3 d3
+    ...storeRow(0, [...op.get(T0), ...op.get(T2), ...op.shuffle32([0, 1, 4, 5])]), // a0 b0 c0 d0
+    ...storeRow(1, [...op.get(T0), ...op.get(T2), ...op.shuffle32([2, 3, 6, 7])]),
+    ...storeRow(2, [...op.get(T1), ...op.get(T3), ...op.shuffle32([0, 1, 4, 5])]),
+    ...storeRow(3, [...op.get(T1), ...op.get(T3), ...op.shuffle32([2, 3, 6, 7])]),
+    ...addTo(P, op.i32Const(16)),
+    ...addTo(Q, op.get(D4)),
+    ...addTo(J, op.i32Const(-1)),
+    ...op.br(0),
+    ...op.end,
+    ...op.end,
+    ...addTo(SRC, op.get(S4)),
+    ...addTo(DST, op.i32Const(16)),
+    ...addTo(I, op.i32Const(-1)),
+    ...op.br(0),
+    ...op.end,
+    ...op.end,
+    ...op.end, // function
+  ];
+  const code = [...locals, ...body];
+  return [...uleb(code.length), ...code];
+}
+
 /** The module's bytes, importing `env.memory` (shared for the threaded build). */
 function moduleBytes(shared: boolean): Uint8Array {
   const limits = shared ? [0x03, ...uleb(0), ...uleb(65536)] : [0x00, ...uleb(0)];
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vec([[0x60, ...vec(Array(7).fill([I32])), ...vec([])]])),
+    ...section(
+      1,
+      vec([
+        [0x60, ...vec(Array(7).fill([I32])), ...vec([])],
+        [0x60, ...vec(Array(6).fill([I32])), ...vec([])],
+      ]),
+    ),
     ...section(2, vec([[...name("env"), ...name("memory"), 0x02, ...limits]])),
-    ...section(3, vec([[0]])),
-    ...section(7, vec([[...name("maxPoolGrad2x2Row"), 0x00, 0]])),
-    ...section(10, vec([maxPoolGrad2x2RowBody()])),
+    ...section(3, vec([[0], [1]])),
+    ...section(
+      7,
+      vec([
+        [...name("maxPoolGrad2x2Row"), 0x00, 0],
+        [...name("transpose4x4Blocks"), 0x00, 1],
+      ]),
+    ),
+    ...section(10, vec([maxPoolGrad2x2RowBody(), transpose4x4BlocksBody()])),
   ];
   return new Uint8Array(bytes);
 }
@@ -224,6 +335,15 @@ export interface SimdKernels {
     channelGroups: number,
     channelBytes: number,
     rowBytes: number,
+  ): void;
+  /** See {@linkcode transpose4x4BlocksBody}; all offsets in bytes. */
+  transpose4x4Blocks(
+    src: number,
+    dst: number,
+    rowBlocks: number,
+    colBlocks: number,
+    srcRowBytes: number,
+    dstRowBytes: number,
   ): void;
 }
 
