@@ -252,3 +252,31 @@ Deno.test("wasm Transpose (SIMD 4×4 blocks and the fallbacks) equals cpu exactl
     assert.deepEqual(r.wasm, r.cpu, `transpose ${shape} by ${perm}`);
   }
 });
+
+Deno.test("wasm one-pass ReLU gradient agrees with cpu, to second order", async () => {
+  const rng = new Rng(13);
+  for (const shape of [[3, 7, 7, 8], [5, 3]]) {
+    // Exact zeros too (ReLU's kink: both backends give 0 there).
+    const xv = randn(rng, shape).map((v) => Math.round(v * 4) / 4);
+    const wv = randn(rng, shape);
+    const first = await onBoth(() =>
+      tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.relu(a), tf.tensor(wv, shape))))(
+        tf.tensor(xv, shape),
+      )
+    );
+    // Equal values (the one-pass kernel writes +0 where dy·step(x) may give −0).
+    assertAllClose(first.wasm, first.cpu, { rtol: 0, atol: 0, label: `first order ${shape}` });
+    // ∇ Σ w·∇(Σ relu(x)³): the gradient of ReLU's gradient w.r.t. its upstream gradient.
+    const second = await onBoth(() =>
+      tf.grad((a: tf.Tensor) =>
+        tf.sum(
+          tf.mul(
+            tf.grad((b: tf.Tensor) => tf.sum(tf.pow(tf.relu(b), 3)))(a),
+            tf.tensor(wv, shape),
+          ),
+        )
+      )(tf.tensor(xv, shape))
+    );
+    assertAllClose(second.wasm, second.cpu, { ...TOL, label: `second order ${shape}` });
+  }
+});

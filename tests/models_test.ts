@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { batchNorm, conv4, mlp, withHead } from "../lib/models/mod.ts";
+import { initBackend } from "../lib/backend/mod.ts";
+import { batchNorm, conv4, mlp, softmaxCrossEntropy, withHead } from "../lib/models/mod.ts";
 import { Rng } from "../lib/random/mod.ts";
 import { assertAllClose } from "../lib/testing/mod.ts";
 
@@ -136,4 +137,96 @@ Deno.test("mlp.applyBatched over T tasks equals applying each task's params sepa
   assert.throws(() => net.applyBatched(perTask[0], x), /leading task dim/);
   perTask.forEach(dispose);
   dispose([...stacked, x, batched, separate, ...xs]);
+});
+
+Deno.test("fused batch norm (firstOrderOnly, wasm): value and gradients equal the composite's; a second derivative fails loudly", async () => {
+  const previous = tf.getBackend();
+  await initBackend("wasm");
+  try {
+    for (const shape of [[6, 5, 5, 64], [4, 3, 3, 6], [7, 12]]) {
+      const c = shape.at(-1)!;
+      const rng = new Rng(shape[0] * 100 + c);
+      const size = shape.reduce((a, b) => a * b, 1);
+      const x = tf.tensor(rng.normalArray(size).map((v) => 3 * v + 1), shape);
+      const w = tf.tensor(rng.normalArray(size), shape);
+      const gamma = tf.tensor(rng.normalArray(c).map((v) => 1 + 0.3 * v));
+      const beta = tf.tensor(rng.normalArray(c));
+      const run = (firstOrderOnly: boolean) =>
+        tf.tidy(() => {
+          const loss = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+            tf.sum(tf.mul(batchNorm(a, g, b, { firstOrderOnly }), w));
+          const value = loss(x, gamma, beta);
+          const grads = tf.grads(loss)([x, gamma, beta]);
+          return [value, ...grads].map((t) => t.dataSync() as Float32Array);
+        });
+      const before = tf.memory().numTensors;
+      const fused = run(true);
+      assert.equal(tf.memory().numTensors, before, "the fused batch norm leaked tensors");
+      const composite = run(false);
+      ["value", "dx", "dγ", "dβ"].forEach((name, i) =>
+        assertAllClose(fused[i], composite[i], {
+          rtol: 1e-4,
+          atol: 1e-4,
+          label: `${name} ${shape}`,
+        })
+      );
+      // Differentiating the fused gradient again is refused, not silently wrong (here the
+      // upstream gradient 2y depends on x, so the second derivative reaches the kernel).
+      assert.throws(
+        () =>
+          tf.tidy(() =>
+            tf.grad((a: tf.Tensor) =>
+              tf.sum(
+                tf.grad((b: tf.Tensor) =>
+                  tf.sum(tf.square(batchNorm(b, gamma, beta, { firstOrderOnly: true })))
+                )(a),
+              )
+            )(x)
+          ),
+        /fused batch norm .* cannot be differentiated twice/,
+      );
+      tf.dispose([x, w, gamma, beta]);
+    }
+  } finally {
+    await initBackend(previous as "cpu" | "wasm");
+  }
+});
+
+Deno.test("second-order MAML through a firstOrderOnly Conv-4 stops with the fused batch norm's error", async () => {
+  const previous = tf.getBackend();
+  await initBackend("wasm");
+  try {
+    const rng = new Rng(21);
+    const model = conv4({ inputShape: [28, 28, 1], outputs: 3, filters: 8 });
+    const theta = model.init(rng);
+    const x = tf.tensor(rng.normalArray(6 * 784), [6, 28, 28, 1]);
+    const y = tf.tensor1d([0, 1, 2, 0, 1, 2], "int32");
+    const loss = (p: tf.Tensor[]) =>
+      softmaxCrossEntropy(model.apply(p, x, { training: true, firstOrderOnly: true }), y);
+    assert.throws(
+      () =>
+        tf.tidy(() =>
+          tf.grads((...t: tf.Tensor[]) => {
+            const g = tf.grads((...q: tf.Tensor[]) => loss(q))(t);
+            return loss(t.map((p, i) => tf.sub(p, tf.mul(g[i], 0.4))));
+          })(theta)
+        ),
+      /fused batch norm .* cannot be differentiated twice/,
+    );
+    // First order through the same model works and matches the composite batch norm.
+    const first = (firstOrderOnly: boolean) =>
+      tf.tidy(() =>
+        tf.grads((...q: tf.Tensor[]) =>
+          softmaxCrossEntropy(model.apply(q, x, { training: true, firstOrderOnly }), y)
+        )(theta).map((t) => t.dataSync() as Float32Array)
+      );
+    const fused = first(true);
+    const composite = first(false);
+    fused.forEach((g, i) =>
+      assertAllClose(g, composite[i], { rtol: 1e-3, atol: 1e-5, label: model.paramSpecs[i].name })
+    );
+    tf.dispose([...theta, x, y]);
+  } finally {
+    await initBackend(previous as "cpu" | "wasm");
+  }
 });

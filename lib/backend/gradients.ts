@@ -33,6 +33,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { BATCH_NORM_GRAD_KERNEL, RELU_GRAD_KERNEL } from "./kernel_names.ts";
 
 type ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
 type Pad = "valid" | "same" | number | ExplicitPadding;
@@ -145,12 +146,30 @@ const avgPoolGradGrad: tf.GradConfig = {
 
 const METALAB_GRADIENT = Symbol.for("metalab.gradient");
 
+/** `dy` where `x > 0`, else 0: MetaLab's one-pass kernel where the backend has it. */
+function reluGradient(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
+  if (tf.getKernel(RELU_GRAD_KERNEL, tf.getBackend())) {
+    return tf.engine().runKernel(RELU_GRAD_KERNEL, { dy, x }, {}) as tf.Tensor;
+  }
+  return tf.mul(dy, tf.step(x));
+}
+
 const reluGrad: tf.GradConfig = {
   kernelName: "Relu",
   inputsToSave: ["x"],
   gradFunc: (dy, saved) => {
     const [x] = saved;
-    return { x: () => tf.mul(dy as tf.Tensor, tf.step(x)) };
+    return { x: () => reluGradient(dy as tf.Tensor, x) };
+  },
+};
+
+/** The one-pass ReLU gradient is linear in `dy` (with the same mask) and flat in `x`. */
+const reluGradGrad: tf.GradConfig = {
+  kernelName: RELU_GRAD_KERNEL,
+  inputsToSave: ["x"],
+  gradFunc: (g, saved) => {
+    const [x] = saved;
+    return { dy: () => reluGradient(g as tf.Tensor, x), x: () => tf.zerosLike(x) };
   },
 };
 
@@ -291,11 +310,29 @@ function tileGrad(original: tf.GradConfig | undefined): tf.GradConfig {
   };
 }
 
+/**
+ * The fused batch-norm gradient is first-order only: differentiating it again (second-order
+ * MAML through a `firstOrderOnly` batch norm) stops with an error that says what to change,
+ * instead of tfjs's generic one.
+ */
+const batchNormGradGrad: tf.GradConfig = {
+  kernelName: BATCH_NORM_GRAD_KERNEL,
+  inputsToSave: [],
+  gradFunc: () => {
+    throw new Error(
+      "MetaLab's fused batch norm (ApplyOptions.firstOrderOnly) cannot be differentiated " +
+        "twice: leave firstOrderOnly off for second-order gradients (MAML, Meta-SGD)",
+    );
+  },
+};
+
 /** The gradients MetaLab adds, by kernel name. */
 export const ADDED_GRADIENTS: readonly string[] = [
   "Conv2DBackpropFilter",
   "MaxPoolGrad",
   "AvgPoolGrad",
+  BATCH_NORM_GRAD_KERNEL,
+  RELU_GRAD_KERNEL,
   ...COMPARISONS,
 ];
 
@@ -318,6 +355,8 @@ export function registerGradients(): string[] {
     conv2dBackpropFilterGrad,
     maxPoolGradGrad,
     avgPoolGradGrad,
+    batchNormGradGrad,
+    reluGradGrad,
     ...COMPARISONS.map(zeroGradients),
   ];
   for (const config of missing) {

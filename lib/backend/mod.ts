@@ -17,3 +17,4 @@ export { wasmBinaryDir, wasmThreadedFiles } from "./wasm_files.ts";
 export type { WasmThreadedFiles } from "./wasm_files.ts";
 export { startThreadedWasm, terminateWasmThreads } from "./wasm_threads.ts";
 export type { ThreadedWasmModule } from "./wasm_threads.ts";
+export { BATCH_NORM_GRAD_KERNEL, RELU_GRAD_KERNEL } from "./kernel_names.ts";

@@ -7,6 +7,8 @@
  * - `maxPoolGrad2x2Row`: one output row of the 2×2, stride-2 max-pool gradient (Conv-4's
  *   pooling), four channels per instruction. A JS loop over the heap took 15 ms for
  *   80×28×28×64 on one core (≈ 3.3 ns an element); this takes ≈ 2 ms.
+ * - `batchNormGradSums`, `batchNormGradDx`: the two passes of the fused batch-norm gradient.
+ * - `reluGrad`: ReLU's gradient in one pass.
  * - `transpose4x4Blocks`: a strided float matrix transpose, 4×4 blocks at a time, behind the
  *   `Transpose` kernel's common cases (see `wasm_kernels.ts`).
  * @module
@@ -73,7 +75,57 @@ const op = {
   v128And: [0xfd, 0x4e],
   v128AndNot: [0xfd, 0x4f],
   v128Bitselect: [0xfd, 0x52],
+  f32x4Add: [0xfd, ...uleb(0xe4)],
+  f32x4Sub: [0xfd, ...uleb(0xe5)],
+  f32x4Mul: [0xfd, ...uleb(0xe6)],
 };
+
+/**
+ * `for (rows) { rowStart; for (groups of four channels) body }`, counting down the i32
+ * locals `row` and `group` (both clobbered); `body` advances its own pointers.
+ */
+function rowsByChannelGroups(
+  locals: { rows: number; groups: number; row: number; group: number },
+  body: number[],
+  rowStart: number[] = [],
+): number[] {
+  return [
+    ...op.get(locals.rows),
+    ...op.set(locals.row),
+    ...op.block,
+    ...op.loop,
+    ...op.get(locals.row),
+    ...op.i32Eqz,
+    ...op.brIf(1),
+    ...op.get(locals.groups),
+    ...op.set(locals.group),
+    ...rowStart,
+    ...op.loop,
+    ...body,
+    ...op.get(locals.group),
+    ...op.i32Const(1),
+    ...op.i32Sub,
+    ...op.set(locals.group),
+    ...op.get(locals.group),
+    ...op.brIf(0),
+    ...op.end,
+    ...op.get(locals.row),
+    ...op.i32Const(1),
+    ...op.i32Sub,
+    ...op.set(locals.row),
+    ...op.br(0),
+    ...op.end,
+    ...op.end,
+  ];
+}
+
+/** `local += n`. */
+const bump = (local: number, n: number) => [
+  ...op.get(local),
+  ...op.i32Const(n),
+  ...op.i32Add,
+  ...op.set(local),
+];
 
 const NEG_INF_X4 = Array.from({ length: 4 }, () => [0x00, 0x00, 0x80, 0xff]).flat();
 
@@ -298,6 +350,124 @@ function transpose4x4BlocksBody(): number[] {
   return [...uleb(code.length), ...code];
 }
 
+/**
+ * `batchNormGradSums(dy, z, rows, channelGroups, sumDy, sumDyZ)`: adds, per channel,
+ * Σ_rows dy and Σ_rows dy·z of two `[rows, C]` float matrices (z: x − μ, or x̂) into the `[C]` accumulators at
+ * `sumDy` and `sumDyXhat` (which the caller zeroes): one pass over both.
+ */
+function batchNormGradSumsBody(): number[] {
+  const [DY, XHAT, ROWS, GROUPS, S1, S2] = [0, 1, 2, 3, 4, 5];
+  const [ROW, GROUP, K] = [6, 7, 8]; // K: byte offset into the accumulators
+  const [D] = [9]; // v128
+  const locals = vec([[...uleb(3), I32], [...uleb(1), V128]]);
+  const at = (base: number) => [...op.get(base), ...op.get(K), ...op.i32Add];
+  const body = [
+    ...op.get(DY),
+    ...op.v128Load,
+    ...op.set(D),
+    // s1[k] += d
+    ...at(S1),
+    ...at(S1),
+    ...op.v128Load,
+    ...op.get(D),
+    ...op.f32x4Add,
+    ...op.v128Store,
+    // s2[k] += d · x̂
+    ...at(S2),
+    ...at(S2),
+    ...op.v128Load,
+    ...op.get(D),
+    ...op.get(XHAT),
+    ...op.v128Load,
+    ...op.f32x4Mul,
+    ...op.f32x4Add,
+    ...op.v128Store,
+    ...bump(DY, 16),
+    ...bump(XHAT, 16),
+    ...bump(K, 16),
+  ];
+  // K restarts at 0 for every row.
+  const loops = rowsByChannelGroups(
+    { rows: ROWS, groups: GROUPS, row: ROW, group: GROUP },
+    body,
+    [...op.i32Const(0), ...op.set(K)],
+  );
+  const code = [...locals, ...loops, ...op.end];
+  return [...uleb(code.length), ...code];
+}
+
+/**
+ * `batchNormGradDx(dy, z, dx, rows, channelGroups, k, a, b)`: `dx = k·dy − (a + z·b)`
+ * elementwise over `[rows, C]`, with `k`, `a`, `b` per-channel `[C]` vectors.
+ */
+function batchNormGradDxBody(): number[] {
+  const [DY, XHAT, DX, ROWS, GROUPS, KV, AV, BV] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [ROW, GROUP, K] = [8, 9, 10];
+  const locals = vec([[...uleb(3), I32]]);
+  const at = (base: number) => [...op.get(base), ...op.get(K), ...op.i32Add, ...op.v128Load];
+  const body = [
+    ...op.get(DX),
+    ...at(KV),
+    ...op.get(DY),
+    ...op.v128Load,
+    ...op.f32x4Mul,
+    ...at(AV),
+    ...op.get(XHAT),
+    ...op.v128Load,
+    ...at(BV),
+    ...op.f32x4Mul,
+    ...op.f32x4Add,
+    ...op.f32x4Sub,
+    ...op.v128Store,
+    ...bump(DY, 16),
+    ...bump(XHAT, 16),
+    ...bump(DX, 16),
+    ...bump(K, 16),
+  ];
+  const loops = rowsByChannelGroups(
+    { rows: ROWS, groups: GROUPS, row: ROW, group: GROUP },
+    body,
+    [...op.i32Const(0), ...op.set(K)],
+  );
+  const code = [...locals, ...loops, ...op.end];
+  return [...uleb(code.length), ...code];
+}
+
+/**
+ * `reluGrad(dy, x, dx, vectors)`: `dx = x > 0 ? dy : 0` over `4·vectors` floats (ReLU's
+ * gradient in one pass; tfjs's composes a Step and a Multiply).
+ */
+function reluGradBody(): number[] {
+  const [DY, X, DX, N] = [0, 1, 2, 3];
+  const locals = vec([]);
+  const body = [
+    ...op.block,
+    ...op.loop,
+    ...op.get(N),
+    ...op.i32Eqz,
+    ...op.brIf(1),
+    ...op.get(DX),
+    ...op.get(DY),
+    ...op.v128Load,
+    ...op.get(X),
+    ...op.v128Load,
+    ...op.v128Const(Array(16).fill(0)),
+    ...op.f32x4Gt,
+    ...op.v128And,
+    ...op.v128Store,
+    ...bump(DY, 16),
+    ...bump(X, 16),
+    ...bump(DX, 16),
+    ...bump(N, -1),
+    ...op.br(0),
+    ...op.end,
+    ...op.end,
+    ...op.end, // function
+  ];
+  const code = [...locals, ...body];
+  return [...uleb(code.length), ...code];
+}
+
 /** The module's bytes, importing `env.memory` (shared for the threaded build). */
 function moduleBytes(shared: boolean): Uint8Array {
   const limits = shared ? [0x03, ...uleb(0), ...uleb(65536)] : [0x00, ...uleb(0)];
@@ -308,18 +478,32 @@ function moduleBytes(shared: boolean): Uint8Array {
       vec([
         [0x60, ...vec(Array(7).fill([I32])), ...vec([])],
         [0x60, ...vec(Array(6).fill([I32])), ...vec([])],
+        [0x60, ...vec(Array(8).fill([I32])), ...vec([])],
+        [0x60, ...vec(Array(4).fill([I32])), ...vec([])],
       ]),
     ),
     ...section(2, vec([[...name("env"), ...name("memory"), 0x02, ...limits]])),
-    ...section(3, vec([[0], [1]])),
+    ...section(3, vec([[0], [1], [1], [2], [3]])),
     ...section(
       7,
       vec([
         [...name("maxPoolGrad2x2Row"), 0x00, 0],
         [...name("transpose4x4Blocks"), 0x00, 1],
+        [...name("batchNormGradSums"), 0x00, 2],
+        [...name("batchNormGradDx"), 0x00, 3],
+        [...name("reluGrad"), 0x00, 4],
       ]),
     ),
-    ...section(10, vec([maxPoolGrad2x2RowBody(), transpose4x4BlocksBody()])),
+    ...section(
+      10,
+      vec([
+        maxPoolGrad2x2RowBody(),
+        transpose4x4BlocksBody(),
+        batchNormGradSumsBody(),
+        batchNormGradDxBody(),
+        reluGradBody(),
+      ]),
+    ),
   ];
   return new Uint8Array(bytes);
 }
@@ -336,6 +520,28 @@ export interface SimdKernels {
     channelBytes: number,
     rowBytes: number,
   ): void;
+  /** See {@linkcode batchNormGradSumsBody}; all offsets in bytes. */
+  batchNormGradSums(
+    dy: number,
+    xhat: number,
+    rows: number,
+    channelGroups: number,
+    sumDy: number,
+    sumDyXhat: number,
+  ): void;
+  /** See {@linkcode batchNormGradDxBody}; all offsets in bytes. */
+  batchNormGradDx(
+    dy: number,
+    xhat: number,
+    dx: number,
+    rows: number,
+    channelGroups: number,
+    k: number,
+    a: number,
+    b: number,
+  ): void;
+  /** See {@linkcode reluGradBody}; offsets in bytes, `vectors` = floats / 4. */
+  reluGrad(dy: number, x: number, dx: number, vectors: number): void;
   /** See {@linkcode transpose4x4BlocksBody}; all offsets in bytes. */
   transpose4x4Blocks(
     src: number,

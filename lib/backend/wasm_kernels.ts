@@ -32,6 +32,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type SimdKernels, simdKernelsFor, wasmBackendMemory } from "./simd_kernels.ts";
+import { BATCH_NORM_GRAD_KERNEL, RELU_GRAD_KERNEL } from "./kernel_names.ts";
 
 type Info = tf.TensorInfo;
 // deno-lint-ignore no-explicit-any
@@ -665,6 +666,92 @@ function fastTranspose(original: tf.KernelFunc): tf.KernelFunc {
   }) as unknown as tf.KernelFunc;
 }
 
+/**
+ * MetaLab's fused batch-norm gradient (`lib/models/batch_norm.ts`): inputs `dy` and
+ * `centred` = x − μ (`[…, C]`), `invStd` = s = 1/σ and `k` = γ·s (`[C]`); outputs `dx`,
+ * `dγ = s·Σ dy·(x − μ)`, `dβ = Σ dy`, with `dx = k·dy − (k·dβ/M + (x − μ)·k·s·Σ dy·(x − μ)/M)`
+ * over the M rows of each channel. Two SIMD passes over the activations (sums, then dx) where
+ * autodiff of the primitive ops made about a dozen; channels not in fours take a JS loop.
+ */
+function batchNormGradWasm(args: {
+  inputs: { dy: Info; centred: Info; invStd: Info; k: Info };
+  backend: AnyBackend;
+}): Info[] {
+  const { inputs: { dy, centred, invStd, k }, backend } = args;
+  const c = dy.shape[dy.shape.length - 1];
+  const rows = dy.shape.reduce((a, b) => a * b, 1) / c;
+  const dx = backend.makeOutput(dy.shape, "float32");
+  const dGamma = backend.makeOutput([c], "float32");
+  const dBeta = backend.makeOutput([c], "float32");
+  const scratch = backend.makeOutput([3, c], "float32"); // Σ dy·(x − μ), then a, b
+  // Views after makeOutput, which may grow (and so move) the heap.
+  const view = (info: Info) => backend.typedArrayFromHeap(info) as Float32Array;
+  const [dyv, cv, sv, kv, dxv, dg, s1, tmp] = [dy, centred, invStd, k, dx, dGamma, dBeta, scratch]
+    .map(view);
+  const s2 = tmp.subarray(0, c);
+  const a = tmp.subarray(c, 2 * c);
+  const b = tmp.subarray(2 * c, 3 * c);
+  s1.fill(0);
+  s2.fill(0);
+  const memory = wasmBackendMemory(backend);
+  const simd = c % 4 === 0 && memory ? simdKernelsFor(memory) : null;
+  if (simd) {
+    simd.batchNormGradSums(
+      dyv.byteOffset,
+      cv.byteOffset,
+      rows,
+      c / 4,
+      s1.byteOffset,
+      s2.byteOffset,
+    );
+  } else {
+    for (let i = 0, r = 0; r < rows; r++) {
+      for (let ch = 0; ch < c; ch++, i++) {
+        s1[ch] += dyv[i];
+        s2[ch] += dyv[i] * cv[i];
+      }
+    }
+  }
+  for (let ch = 0; ch < c; ch++) {
+    dg[ch] = sv[ch] * s2[ch];
+    a[ch] = (kv[ch] * s1[ch]) / rows;
+    b[ch] = (kv[ch] * sv[ch] * dg[ch]) / rows;
+  }
+  if (simd) {
+    simd.batchNormGradDx(
+      dyv.byteOffset,
+      cv.byteOffset,
+      dxv.byteOffset,
+      rows,
+      c / 4,
+      kv.byteOffset,
+      a.byteOffset,
+      b.byteOffset,
+    );
+  } else {
+    for (let i = 0, r = 0; r < rows; r++) {
+      for (let ch = 0; ch < c; ch++, i++) dxv[i] = kv[ch] * dyv[i] - (a[ch] + cv[i] * b[ch]);
+    }
+  }
+  free(backend, scratch);
+  return [dx, dGamma, dBeta];
+}
+
+/** wasm ReLU gradient in one SIMD pass (`lib/backend/kernel_names.ts`); a JS tail. */
+function reluGradWasm(args: { inputs: { dy: Info; x: Info }; backend: AnyBackend }): Info {
+  const { inputs: { dy, x }, backend } = args;
+  const dx = backend.makeOutput(dy.shape, "float32");
+  // Views after makeOutput, which may grow (and so move) the heap.
+  const [dyv, xv, dxv] = [dy, x, dx].map((i) => backend.typedArrayFromHeap(i) as Float32Array);
+  const n = dyv.length;
+  const memory = wasmBackendMemory(backend);
+  const simd = memory ? simdKernelsFor(memory) : null;
+  const done = simd ? n - (n % 4) : 0;
+  if (simd && done > 0) simd.reluGrad(dyv.byteOffset, xv.byteOffset, dxv.byteOffset, done / 4);
+  for (let i = done; i < n; i++) dxv[i] = xv[i] > 0 ? dyv[i] : 0;
+  return dx;
+}
+
 let registered = false;
 
 /**
@@ -683,6 +770,8 @@ export function registerWasmKernels(): string[] {
     "Cast",
     "Tile",
     "Transpose",
+    BATCH_NORM_GRAD_KERNEL,
+    RELU_GRAD_KERNEL,
   ];
   if (registered) return names;
   const originalOf = (name: string) => {
@@ -739,6 +828,16 @@ export function registerWasmKernels(): string[] {
       kernelFunc: identity[METALAB_KERNEL]
         ? identity.kernelFunc
         : sharingIdentity(identity.kernelFunc, "Identity"),
+    },
+    {
+      kernelName: RELU_GRAD_KERNEL,
+      backendName: "wasm",
+      kernelFunc: reluGradWasm as unknown as tf.KernelFunc,
+    },
+    {
+      kernelName: BATCH_NORM_GRAD_KERNEL,
+      backendName: "wasm",
+      kernelFunc: batchNormGradWasm as unknown as tf.KernelFunc,
     },
     {
       kernelName: "Transpose",

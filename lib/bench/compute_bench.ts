@@ -117,7 +117,13 @@ function protonetCase(seed: number) {
   const step = async () => {
     const loss = optimizer.minimize(
       () =>
-        protoNetLoss(model.embed(params, x, { training: true }), WAYS * SHOTS, WAYS, queryLabels),
+        protoNetLoss(
+          // Differentiated once: the fused batch norm applies (see ApplyOptions).
+          model.embed(params, x, { training: true, firstOrderOnly: true }),
+          WAYS * SHOTS,
+          WAYS,
+          queryLabels,
+        ),
       true,
       params,
     )!;
@@ -145,8 +151,9 @@ function mamlConv4Case(seed: number, tasks: number, secondOrder: boolean) {
   });
   const innerLr = 0.4;
   const optimizer = tf.train.adam(1e-3);
+  // First order differentiates each loss once, so its batch norm may be the fused one.
   const loss = (p: tf.Tensor[], x: tf.Tensor, y: tf.Tensor) =>
-    softmaxCrossEntropy(model.apply(p, x, { training: true }), y);
+    softmaxCrossEntropy(model.apply(p, x, { training: true, firstOrderOnly: !secondOrder }), y);
   /** ∇θ of task i's query loss after one inner step (exact, or first-order). */
   const taskGradient = (task: typeof episodes[number]): tf.Tensor[] =>
     tf.tidy(() => {

@@ -102,7 +102,7 @@ export function conv4(options: Conv4Options): FunctionalModel {
     useBatchNorm ? ", bn" : ""
   })${outputs > 0 ? `->${outputs}` : ""}`;
 
-  const embed = (params: tf.Tensor[], x: tf.Tensor, _opts?: ApplyOptions): tf.Tensor => {
+  const embed = (params: tf.Tensor[], x: tf.Tensor, opts?: ApplyOptions): tf.Tensor => {
     // The body alone or the full list (head included) are both accepted.
     checkParams(
       name,
@@ -123,7 +123,9 @@ export function conv4(options: Conv4Options): FunctionalModel {
         const p = b * perBlock;
         let z = tf.conv2d(a, params[p] as tf.Tensor4D, strided ? 2 : 1, "same") as tf.Tensor4D;
         z = useBatchNorm
-          ? batchNorm(z, params[p + 1], params[p + 2]) as tf.Tensor4D
+          ? batchNorm(z, params[p + 1], params[p + 2], {
+            firstOrderOnly: opts?.firstOrderOnly,
+          }) as tf.Tensor4D
           : tf.add(z, params[p + 1]);
         a = tf.relu(z);
         if (!strided) a = tf.maxPool(a, 2, 2, "valid");

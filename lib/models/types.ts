@@ -24,6 +24,14 @@ export interface ApplyOptions {
    * future layer with train/test differences (dropout) needs no API change.
    */
   training?: boolean;
+  /**
+   * The caller differentiates the result at most once (first-order MAML, ProtoNets,
+   * pretraining; default false): layers may then use fused kernels whose gradient is
+   * computed directly instead of composed of differentiable ops (batch norm on wasm, see
+   * `batchNorm`). Second-order MAML must leave it off; a second derivative through a fused
+   * layer fails with an error, never silently.
+   */
+  firstOrderOnly?: boolean;
 }
 
 /** A model whose parameters are an explicit list of tensors. */
