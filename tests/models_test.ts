@@ -230,3 +230,36 @@ Deno.test("second-order MAML through a firstOrderOnly Conv-4 stops with the fuse
     await initBackend(previous as "cpu" | "wasm");
   }
 });
+
+Deno.test("second-order MAML: a fused query pass gives the all-composite meta-gradient", async () => {
+  const previous = tf.getBackend();
+  await initBackend("wasm");
+  try {
+    const rng = new Rng(22);
+    const model = conv4({ inputShape: [28, 28, 1], outputs: 3, filters: 8 });
+    const theta = model.init(rng);
+    const xs = tf.tensor(rng.normalArray(6 * 784), [6, 28, 28, 1]);
+    const xq = tf.tensor(rng.normalArray(9 * 784), [9, 28, 28, 1]);
+    const ys = tf.tensor1d([0, 1, 2, 0, 1, 2], "int32");
+    const yq = tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1, 2], "int32");
+    const metaGradient = (fusedQuery: boolean) =>
+      tf.tidy(() =>
+        tf.grads((...t: tf.Tensor[]) => {
+          const g = tf.grads((...q: tf.Tensor[]) =>
+            softmaxCrossEntropy(model.apply(q, xs, { training: true }), ys)
+          )(t);
+          const phi = t.map((p, i) => tf.sub(p, tf.mul(g[i], 0.4)));
+          const out = model.apply(phi, xq, { training: true, firstOrderOnly: fusedQuery });
+          return softmaxCrossEntropy(out, yq);
+        })(theta).map((t) => t.dataSync() as Float32Array)
+      );
+    const fused = metaGradient(true);
+    const composite = metaGradient(false);
+    fused.forEach((g, i) =>
+      assertAllClose(g, composite[i], { rtol: 1e-3, atol: 1e-5, label: model.paramSpecs[i].name })
+    );
+    tf.dispose([...theta, xs, xq, ys, yq]);
+  } finally {
+    await initBackend(previous as "cpu" | "wasm");
+  }
+});

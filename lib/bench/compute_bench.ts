@@ -16,7 +16,9 @@
  *   PyTorch: 11 ms looping over tasks (2 ms batched); target 2× the 11 ms.
  *
  * Inputs are seeded random tensors of the right shapes: the arithmetic does not depend on
- * the pixel values, and the data layer has its own benchmark.
+ * the pixel values, and the data layer has its own benchmark. Losses that are differentiated
+ * once run with `firstOrderOnly` (the fused batch norm on wasm), as the learners in `lib/meta`
+ * do: (a), (b)'s query losses, and first-order (b)'s support losses.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -151,24 +153,27 @@ function mamlConv4Case(seed: number, tasks: number, secondOrder: boolean) {
   });
   const innerLr = 0.4;
   const optimizer = tf.train.adam(1e-3);
-  // First order differentiates each loss once, so its batch norm may be the fused one.
-  const loss = (p: tf.Tensor[], x: tf.Tensor, y: tf.Tensor) =>
-    softmaxCrossEntropy(model.apply(p, x, { training: true, firstOrderOnly: !secondOrder }), y);
+  // As lib/meta does: a loss differentiated only once may use the fused first-order layers
+  // (batch norm on wasm) — the query loss always, the support loss in first order only.
+  const loss = (p: tf.Tensor[], x: tf.Tensor, y: tf.Tensor, firstOrderOnly: boolean) =>
+    softmaxCrossEntropy(model.apply(p, x, { training: true, firstOrderOnly }), y);
   /** ∇θ of task i's query loss after one inner step (exact, or first-order). */
   const taskGradient = (task: typeof episodes[number]): tf.Tensor[] =>
     tf.tidy(() => {
       if (secondOrder) {
         return tf.grads((...theta: tf.Tensor[]) => {
-          const g = tf.grads((...q: tf.Tensor[]) => loss(q, task.support, task.supportLabels))(
-            theta,
-          );
+          const g = tf.grads((...q: tf.Tensor[]) =>
+            loss(q, task.support, task.supportLabels, false)
+          )(theta);
           const phi = theta.map((t, i) => tf.sub(t, tf.mul(g[i], innerLr)));
-          return loss(phi, task.query, task.queryLabels);
+          return loss(phi, task.query, task.queryLabels, true);
         })(params);
       }
-      const g = tf.grads((...q: tf.Tensor[]) => loss(q, task.support, task.supportLabels))(params);
+      const g = tf.grads((...q: tf.Tensor[]) => loss(q, task.support, task.supportLabels, true))(
+        params,
+      );
       const phi = params.map((t, i) => tf.sub(t, tf.mul(g[i], innerLr)));
-      return tf.grads((...q: tf.Tensor[]) => loss(q, task.query, task.queryLabels))(phi);
+      return tf.grads((...q: tf.Tensor[]) => loss(q, task.query, task.queryLabels, true))(phi);
     });
   const step = async () => {
     let total: tf.Tensor[] | null = null;

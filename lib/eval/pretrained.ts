@@ -57,7 +57,13 @@ export class PretrainedBaseline extends BaseMetaLearner {
   taskTerms(params: tf.Tensor[], task: Episode): TaskTerms {
     const x = tf.concat([task.support.x, task.query.x]);
     const y = tf.concat([task.support.y, task.query.y]);
-    return { loss: taskLoss(this.kind, this.model.apply(params, x, { training: true }), y) };
+    return {
+      loss: taskLoss(
+        this.kind,
+        this.model.apply(params, x, { training: true, firstOrderOnly: true }),
+        y,
+      ),
+    };
   }
 
   /**
@@ -71,7 +77,7 @@ export class PretrainedBaseline extends BaseMetaLearner {
     const ys = tasks.flatMap((t) => [t.support.y, t.query.y]).map((y) =>
       y.reshape([y.shape[0], -1])
     );
-    const out = this.model.apply(params, tf.concat(xs), { training: true });
+    const out = this.model.apply(params, tf.concat(xs), { training: true, firstOrderOnly: true });
     const sq = tf.square(tf.sub(out, tf.concat(ys)));
     const sizes = tasks.map((t) => t.support.x.shape[0] + t.query.x.shape[0]);
     const losses = tf.split(sq, sizes).map((part) => tf.mean(part) as tf.Scalar);
@@ -85,6 +91,7 @@ export class PretrainedBaseline extends BaseMetaLearner {
       innerLoop(this.model, this.kind, this.params, support, {
         steps: options.steps ?? c.innerSteps,
         lr: options.lr ?? c.innerLr,
+        firstOrderOnly: true,
       }).map((t) => t.clone())
     );
     return parametricAdapted(this.model, phi);

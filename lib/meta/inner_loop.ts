@@ -23,6 +23,12 @@ export interface InnerLoopOptions {
   innerProximal?: number;
   /** Forward pass in training mode (batch statistics); default true. */
   training?: boolean;
+  /**
+   * No outer gradient differentiates these steps again (first-order learners, test-time
+   * adaptation): the model may use fused first-order layers (`ApplyOptions.firstOrderOnly`).
+   * Default false, as second-order MAML needs.
+   */
+  firstOrderOnly?: boolean;
 }
 
 /** Runs the inner loop from `theta` on `support`; returns the adapted parameter list φ. */
@@ -31,7 +37,8 @@ export function innerLoop(
   kind: TaskKind,
   theta: tf.Tensor[],
   support: LabelledSet,
-  { steps, lr, adaptFrom = 0, innerProximal = 0, training = true }: InnerLoopOptions,
+  { steps, lr, adaptFrom = 0, innerProximal = 0, training = true, firstOrderOnly = false }:
+    InnerLoopOptions,
 ): tf.Tensor[] {
   if (Array.isArray(lr) && lr.length !== theta.length - adaptFrom) {
     throw new Error(
@@ -45,7 +52,7 @@ export function innerLoop(
   let adapted = anchor;
   for (let s = 0; s < steps; s++) {
     const loss = (...current: tf.Tensor[]) => {
-      const out = model.apply([...fixed, ...current], support.x, { training });
+      const out = model.apply([...fixed, ...current], support.x, { training, firstOrderOnly });
       const l = taskLoss(kind, out, support.y);
       return innerProximal > 0
         ? tf.add(l, tf.mul(innerProximal / 2, squaredDistance(current, anchor)))
@@ -81,7 +88,10 @@ export function adaptedQueryTerms(
   task: Episode,
   options: { training: boolean; adapted: tf.Tensor[]; anchor: tf.Tensor[] },
 ): TaskTerms {
-  const out = model.apply(phi, task.query.x, { training: options.training });
+  // The query loss is differentiated once, also in second-order MAML (its outer gradient
+  // flows back through this forward pass once, then into the inner loop's gradient), so the
+  // fused first-order layers apply here.
+  const out = model.apply(phi, task.query.x, { training: options.training, firstOrderOnly: true });
   return {
     loss: taskLoss(kind, out, task.query.y),
     proximal: squaredDistance(options.adapted, options.anchor),

@@ -84,8 +84,18 @@ export class Maml extends BaseMetaLearner {
     this.batched = options.batched ?? true;
   }
 
-  /** φ_i from θ on a support set (differentiable when an outer gradient is recorded). */
-  adaptParams(theta: tf.Tensor[], support: LabelledSet, steps?: number, lr?: number): tf.Tensor[] {
+  /**
+   * φ_i from θ on a support set (differentiable when an outer gradient is recorded).
+   * `firstOrderOnly` (default: the learner is first-order) when no outer gradient will
+   * differentiate the steps again.
+   */
+  adaptParams(
+    theta: tf.Tensor[],
+    support: LabelledSet,
+    steps?: number,
+    lr?: number,
+    firstOrderOnly = this.firstOrder,
+  ): tf.Tensor[] {
     const c = this.objective.config;
     return innerLoop(this.model, this.kind, theta, support, {
       steps: steps ?? c.innerSteps,
@@ -93,6 +103,7 @@ export class Maml extends BaseMetaLearner {
       adaptFrom: this.adaptFrom,
       innerProximal: c.innerProximal,
       training: this.training,
+      firstOrderOnly,
     });
   }
 
@@ -197,7 +208,8 @@ export class Maml extends BaseMetaLearner {
   adapt(support: LabelledSet, options: AdaptOptions = {}): AdaptedModel {
     // Clone so that the adapted model owns its tensors (with 0 steps φ would alias θ).
     const phi = tf.tidy(() =>
-      this.adaptParams(this.params, support, options.steps, options.lr).map((t) => t.clone())
+      // Test-time adaptation: nothing differentiates these steps again.
+      this.adaptParams(this.params, support, options.steps, options.lr, true).map((t) => t.clone())
     );
     return parametricAdapted(this.model, phi, this.training);
   }

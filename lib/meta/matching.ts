@@ -54,7 +54,7 @@ export class MatchingNet extends MetricLearner {
   /** Negative log-likelihood of the query labels. */
   taskTerms(params: tf.Tensor[], task: Episode): TaskTerms {
     const ways = countWays(task.support.y);
-    const opts = { training: this.training };
+    const opts = { training: this.training, firstOrderOnly: true };
     const logProbs = matchingLogProbs(
       this.model.apply(params, task.query.x, opts),
       this.model.apply(params, task.support.x, opts),
@@ -70,7 +70,7 @@ export class MatchingNet extends MetricLearner {
   /** Embeds the support set once; `predict` returns log-probabilities. */
   adapt(support: LabelledSet): AdaptedModel {
     const ways = countWays(support.y);
-    const opts = { training: this.training };
+    const opts = { training: this.training, firstOrderOnly: true };
     const emb = tf.tidy(() => this.model.apply(this.params, support.x, opts));
     const labels = support.y.clone();
     return {

@@ -69,14 +69,20 @@ export class MetaSgd extends BaseMetaLearner {
     return this.theta(params);
   }
 
-  /** φ from θ with the learned rates. */
-  adaptParams(params: tf.Tensor[], support: LabelledSet, steps?: number): tf.Tensor[] {
+  /** φ from θ with the learned rates (`firstOrderOnly`: see `InnerLoopOptions`). */
+  adaptParams(
+    params: tf.Tensor[],
+    support: LabelledSet,
+    steps?: number,
+    firstOrderOnly = false,
+  ): tf.Tensor[] {
     const c = this.objective.config;
     return innerLoop(this.model, this.kind, this.theta(params), support, {
       steps: steps ?? c.innerSteps,
       lr: this.rates(params),
       innerProximal: c.innerProximal,
       training: this.training,
+      firstOrderOnly,
     });
   }
 
@@ -93,7 +99,8 @@ export class MetaSgd extends BaseMetaLearner {
   /** Adapts with the learned rates (`options.lr` is ignored: the rates are learned). */
   adapt(support: LabelledSet, options: AdaptOptions = {}): AdaptedModel {
     const phi = tf.tidy(() =>
-      this.adaptParams(this.params, support, options.steps).map((t) => t.clone())
+      // Test-time adaptation: nothing differentiates these steps again.
+      this.adaptParams(this.params, support, options.steps, true).map((t) => t.clone())
     );
     return parametricAdapted(this.model, phi, this.training);
   }

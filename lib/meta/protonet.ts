@@ -51,7 +51,8 @@ export function negativeSquaredDistances(queries: tf.Tensor, protos: tf.Tensor):
 
 /**
  * What metric-based learners share: an embedding network whose parameters are the
- * meta-parameters, no inner loop, classification only.
+ * meta-parameters, no inner loop, classification only. Their loss is differentiated once,
+ * so the embedding runs with `firstOrderOnly` (the fused batch norm on wasm).
  */
 export abstract class MetricLearner extends BaseMetaLearner {
   /** The embedding network: its output (`apply`) is the embedding (e.g. `conv4({outputs: 0})`). */
@@ -84,11 +85,11 @@ export class ProtoNet extends MetricLearner {
   logits(params: tf.Tensor[], support: LabelledSet, queryX: tf.Tensor): tf.Tensor2D {
     const ways = countWays(support.y);
     const protos = prototypes(
-      this.model.apply(params, support.x, { training: this.training }),
+      this.model.apply(params, support.x, { training: this.training, firstOrderOnly: true }),
       support.y,
       ways,
     );
-    const q = this.model.apply(params, queryX, { training: this.training });
+    const q = this.model.apply(params, queryX, { training: this.training, firstOrderOnly: true });
     return negativeSquaredDistances(q, protos);
   }
 
@@ -103,7 +104,7 @@ export class ProtoNet extends MetricLearner {
     const ways = countWays(support.y);
     const protos = tf.tidy(() =>
       prototypes(
-        this.model.apply(this.params, support.x, { training: this.training }),
+        this.model.apply(this.params, support.x, { training: this.training, firstOrderOnly: true }),
         support.y,
         ways,
       )
@@ -112,7 +113,7 @@ export class ProtoNet extends MetricLearner {
       predict: (x) =>
         tf.tidy(() =>
           negativeSquaredDistances(
-            this.model.apply(this.params, x, { training: this.training }),
+            this.model.apply(this.params, x, { training: this.training, firstOrderOnly: true }),
             protos,
           )
         ),

@@ -69,6 +69,8 @@ export class Reptile extends BaseMetaLearner {
       lr: lr ?? c.innerLr,
       innerProximal: c.innerProximal,
       training: this.training,
+      // Reptile moves θ towards φ: no gradient ever goes through the inner loop.
+      firstOrderOnly: true,
     });
   }
 
@@ -92,7 +94,10 @@ export class Reptile extends BaseMetaLearner {
     const accs: tf.Scalar[] = [];
     for (const task of tasks) {
       const phi = this.adaptParams(theta, task.support);
-      const out = this.model.apply(phi, task.query.x, { training: this.training });
+      const out = this.model.apply(phi, task.query.x, {
+        training: this.training,
+        firstOrderOnly: true,
+      });
       losses.push(taskLoss(this.kind, out, task.query.y));
       if (this.kind === "classification") accs.push(accuracy(out, task.query.y));
       distances.push(squaredDistance(phi, theta));
