@@ -19,3 +19,12 @@ export const BATCH_NORM_GRAD_KERNEL = "MetaLabBatchNormGrad";
  * it stays differentiable to any order.
  */
 export const RELU_GRAD_KERNEL = "MetaLabReluGrad";
+
+/**
+ * The fused batch norm's forward after centring: input `centred` (x − μ, `[…, C]`), `gamma`,
+ * `beta` (`[C]`), attribute `epsilon`; outputs `y = (x − μ)·k + β`, `invStd` = 1/σ and `k` = γ/σ
+ * (`[C]`). One pass for the variance and one for `y`, where the primitive ops take a Square,
+ * a Mean, a Multiply and an Add. Registered on wasm; used only inside the fused batch norm,
+ * whose gradient is `BATCH_NORM_GRAD_KERNEL`.
+ */
+export const BATCH_NORM_FORWARD_KERNEL = "MetaLabBatchNormForward";

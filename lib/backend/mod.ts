@@ -17,4 +17,8 @@ export { wasmBinaryDir, wasmThreadedFiles } from "./wasm_files.ts";
 export type { WasmThreadedFiles } from "./wasm_files.ts";
 export { startThreadedWasm, terminateWasmThreads } from "./wasm_threads.ts";
 export type { ThreadedWasmModule } from "./wasm_threads.ts";
-export { BATCH_NORM_GRAD_KERNEL, RELU_GRAD_KERNEL } from "./kernel_names.ts";
+export {
+  BATCH_NORM_FORWARD_KERNEL,
+  BATCH_NORM_GRAD_KERNEL,
+  RELU_GRAD_KERNEL,
+} from "./kernel_names.ts";

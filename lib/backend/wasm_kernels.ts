@@ -32,7 +32,11 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type SimdKernels, simdKernelsFor, wasmBackendMemory } from "./simd_kernels.ts";
-import { BATCH_NORM_GRAD_KERNEL, RELU_GRAD_KERNEL } from "./kernel_names.ts";
+import {
+  BATCH_NORM_FORWARD_KERNEL,
+  BATCH_NORM_GRAD_KERNEL,
+  RELU_GRAD_KERNEL,
+} from "./kernel_names.ts";
 
 type Info = tf.TensorInfo;
 // deno-lint-ignore no-explicit-any
@@ -752,6 +756,63 @@ function reluGradWasm(args: { inputs: { dy: Info; x: Info }; backend: AnyBackend
   return dx;
 }
 
+/**
+ * The fused batch norm's forward after centring (`lib/backend/kernel_names.ts`): the
+ * per-channel Σ(x − μ)² in one SIMD pass (the gradient's sums kernel, with the centred input
+ * as both operands), then `y = (x − μ)·k + β` in one more (the gradient's dx kernel with
+ * `dy` = x − μ, `a` = −β, `b` = 0). Channels not in fours take JS loops.
+ */
+function batchNormForwardWasm(args: {
+  inputs: { centred: Info; gamma: Info; beta: Info };
+  backend: AnyBackend;
+  attrs: { epsilon: number };
+}): Info[] {
+  const { inputs: { centred, gamma, beta }, backend, attrs: { epsilon } } = args;
+  const c = centred.shape[centred.shape.length - 1];
+  const rows = centred.shape.reduce((a, b) => a * b, 1) / c;
+  const y = backend.makeOutput(centred.shape, "float32");
+  const invStd = backend.makeOutput([c], "float32");
+  const k = backend.makeOutput([c], "float32");
+  const scratch = backend.makeOutput([4, c], "float32"); // Σ(x − μ), Σ(x − μ)², −β, 0
+  // Views after makeOutput, which may grow (and so move) the heap.
+  const view = (info: Info) => backend.typedArrayFromHeap(info) as Float32Array;
+  const [cv, gv, bv, yv, sv, kv, tmp] = [centred, gamma, beta, y, invStd, k, scratch].map(view);
+  const [s1, s2, negBeta, zero] = [0, 1, 2, 3].map((i) => tmp.subarray(i * c, (i + 1) * c));
+  tmp.fill(0);
+  const memory = wasmBackendMemory(backend);
+  const simd = c % 4 === 0 && memory ? simdKernelsFor(memory) : null;
+  if (simd) {
+    simd.batchNormGradSums(cv.byteOffset, cv.byteOffset, rows, c / 4, s1.byteOffset, s2.byteOffset);
+  } else {
+    for (let i = 0, r = 0; r < rows; r++) {
+      for (let ch = 0; ch < c; ch++, i++) s2[ch] += cv[i] * cv[i];
+    }
+  }
+  for (let ch = 0; ch < c; ch++) {
+    sv[ch] = 1 / Math.sqrt(s2[ch] / rows + epsilon);
+    kv[ch] = sv[ch] * gv[ch];
+    negBeta[ch] = -bv[ch];
+  }
+  if (simd) {
+    simd.batchNormGradDx(
+      cv.byteOffset,
+      cv.byteOffset,
+      yv.byteOffset,
+      rows,
+      c / 4,
+      kv.byteOffset,
+      negBeta.byteOffset,
+      zero.byteOffset,
+    );
+  } else {
+    for (let i = 0, r = 0; r < rows; r++) {
+      for (let ch = 0; ch < c; ch++, i++) yv[i] = cv[i] * kv[ch] + bv[ch];
+    }
+  }
+  free(backend, scratch);
+  return [y, invStd, k];
+}
+
 let registered = false;
 
 /**
@@ -772,6 +833,7 @@ export function registerWasmKernels(): string[] {
     "Transpose",
     BATCH_NORM_GRAD_KERNEL,
     RELU_GRAD_KERNEL,
+    BATCH_NORM_FORWARD_KERNEL,
   ];
   if (registered) return names;
   const originalOf = (name: string) => {
@@ -828,6 +890,11 @@ export function registerWasmKernels(): string[] {
       kernelFunc: identity[METALAB_KERNEL]
         ? identity.kernelFunc
         : sharingIdentity(identity.kernelFunc, "Identity"),
+    },
+    {
+      kernelName: BATCH_NORM_FORWARD_KERNEL,
+      backendName: "wasm",
+      kernelFunc: batchNormForwardWasm as unknown as tf.KernelFunc,
     },
     {
       kernelName: RELU_GRAD_KERNEL,

@@ -7,7 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { BATCH_NORM_GRAD_KERNEL } from "../backend/kernel_names.ts";
+import { BATCH_NORM_FORWARD_KERNEL, BATCH_NORM_GRAD_KERNEL } from "../backend/kernel_names.ts";
 
 /** The ε added to the variance, as in PyTorch's `nn.BatchNorm2d`. */
 export const BATCH_NORM_EPSILON = 1e-5;
@@ -67,6 +67,14 @@ function fusedBatchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon
     const [centred, invStd, k, value] = tf.tidy(() => {
       const axes = xIn.shape.slice(0, -1).map((_, i) => i);
       const centred = tf.sub(xIn, tf.mean(xIn, axes, true));
+      if (tf.getKernel(BATCH_NORM_FORWARD_KERNEL, tf.getBackend())) {
+        const [y, s, kk] = tf.engine().runKernel(
+          BATCH_NORM_FORWARD_KERNEL,
+          { centred, gamma: g, beta: b },
+          { epsilon },
+        ) as tf.Tensor[];
+        return [centred, s, kk, y];
+      }
       const invStd = tf.reshape(
         tf.rsqrt(tf.add(tf.mean(tf.square(centred), axes, true), epsilon)),
         [-1],
