@@ -62,6 +62,9 @@ export const PUBLISHED: Readonly<Record<string, PublishedNumber>> = Object.freez
   "omniglot/20w5s/protonet": { value: 0.989, source: `${SNELL}, Table 1` },
   "omniglot/5w1s/maml": { value: 0.987, ci95: 0.004, source: `${FINN}, Table 1` },
   "omniglot/20w1s/maml": { value: 0.958, ci95: 0.003, source: `${FINN}, Table 1` },
+  // Finn et al.'s "MAML, first order approx." rows.
+  "omniglot/5w1s/fomaml": { value: 0.983, ci95: 0.005, source: `${FINN}, Table 1` },
+  "omniglot/20w1s/fomaml": { value: 0.894, ci95: 0.005, source: `${FINN}, Table 1` },
   "omniglot/5w1s/metasgd": {
     value: 0.9953,
     ci95: 0.0026,

@@ -192,7 +192,7 @@ export async function omniglotExperiment(
         steps: name === "protonet" ? undefined : steps,
       });
       results[name] = { history, eval: { [steps]: result }, trainMs };
-      const key = `omniglot/${config.ways}w${config.shots}s/${name === "fomaml" ? "maml" : name}`;
+      const key = `omniglot/${config.ways}w${config.shots}s/${name}`;
       if (PUBLISHED[key]) comparisons[key] = compareWithPublished(result, PUBLISHED[key]);
     } finally {
       learner.dispose();

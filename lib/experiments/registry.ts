@@ -257,7 +257,7 @@ function omniglotExperimentFor(spec: {
       for (const [name, learner] of Object.entries(result.learners)) {
         for (const [steps, e] of Object.entries(learner.eval)) {
           const key = spec.publishedKey?.(name, config.ways, config.shots) ??
-            `omniglot/${config.ways}w${config.shots}s/${name === "fomaml" ? "maml" : name}`;
+            `omniglot/${config.ways}w${config.shots}s/${name}`;
           metrics.push({
             name: `${config.ways}-way ${config.shots}-shot ${name}` +
               (name === "protonet" ? "" : ` (${steps} test steps)`),
@@ -394,7 +394,8 @@ export const EXPERIMENTS: readonly Experiment[] = [
     schema: MAML_FAMILY_SCHEMA,
     halveEvery: 0,
     fullNote: "Finn et al. train 60,000 meta-steps; a second-order step on 32 Conv-4 tasks " +
-      "takes ~13 s here, so the full preset needs days: resume it in parts with --resume",
+      "takes ~6 s on two idle cores here (~9 s on one), so the full preset needs days: " +
+      "resume it in parts with --resume",
   }),
   omniglotExperimentFor({
     name: "omniglot-anil-metasgd",
