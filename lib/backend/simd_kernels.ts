@@ -119,6 +119,12 @@ function rowsByChannelGroups(
   ];
 }
 
+/** A code-section entry: its size, the local declarations, the body and its `end`. */
+function functionCode(locals: number[], body: number[]): number[] {
+  const code = [...locals, ...body, ...op.end];
+  return [...uleb(code.length), ...code];
+}
+
 /** `local += n`. */
 const bump = (local: number, n: number) => [
   ...op.get(local),
@@ -251,10 +257,8 @@ function maxPoolGrad2x2RowBody(): number[] {
     ...op.br(0),
     ...op.end,
     ...op.end,
-    ...op.end, // function
   ];
-  const code = [...locals, ...body];
-  return [...uleb(code.length), ...code];
+  return functionCode(locals, body);
 }
 
 /**
@@ -344,10 +348,8 @@ function transpose4x4BlocksBody(): number[] {
     ...op.br(0),
     ...op.end,
     ...op.end,
-    ...op.end, // function
   ];
-  const code = [...locals, ...body];
-  return [...uleb(code.length), ...code];
+  return functionCode(locals, body);
 }
 
 /**
@@ -392,8 +394,7 @@ function batchNormGradSumsBody(): number[] {
     body,
     [...op.i32Const(0), ...op.set(K)],
   );
-  const code = [...locals, ...loops, ...op.end];
-  return [...uleb(code.length), ...code];
+  return functionCode(locals, loops);
 }
 
 /**
@@ -429,8 +430,7 @@ function batchNormGradDxBody(): number[] {
     body,
     [...op.i32Const(0), ...op.set(K)],
   );
-  const code = [...locals, ...loops, ...op.end];
-  return [...uleb(code.length), ...code];
+  return functionCode(locals, loops);
 }
 
 /**
@@ -462,10 +462,8 @@ function reluGradBody(): number[] {
     ...op.br(0),
     ...op.end,
     ...op.end,
-    ...op.end, // function
   ];
-  const code = [...locals, ...body];
-  return [...uleb(code.length), ...code];
+  return functionCode(locals, body);
 }
 
 /** The module's bytes, importing `env.memory` (shared for the threaded build). */
