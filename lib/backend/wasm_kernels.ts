@@ -15,9 +15,10 @@
  *   a conv of the stride-upsampled, padded `dy` with the spatially flipped, in/out-swapped
  *   filter (≈ 40 ms).
  *
- * - `MaxPoolGrad` (present, but 144 ms for 80×28×28×64): a plain loop over the wasm heap from
- *   JS, ≈ 10 ms, with the cpu backend's tie-breaking (the first maximum of a window gets the
- *   gradient; tfjs's wasm kernel drops it for windows of equal zeros).
+ * - `MaxPoolGrad` (present, but 144 ms for 80×28×28×64): Conv-4's 2×2 case in MetaLab's SIMD
+ *   module (≈ 3 ms; `simd_kernels.ts`), other windows as a JS loop over the heap, both with the
+ *   cpu backend's tie-breaking (the first maximum of a window gets the gradient; tfjs's wasm
+ *   kernel drops it for windows of equal zeros).
  * - `Sum` and `Mean` over leading axes (every per-channel reduction of batch norm and of the
  *   gradients of broadcasting ops): tfjs's wasm kernels transpose first (30–38 ms for
  *   80×28×28×64); one XNNPACK global average pool does it in ≈ 2 ms (a ones-row matMul
@@ -25,6 +26,10 @@
  *   the original kernels.
  * - `Identity` and float32→float32 `Cast` share the buffer instead of copying it.
  * - `Tile` (216 ms for a batch-norm-sized broadcast) as block copies on the heap (≈ 5 ms).
+ * - `Transpose`: 2D and batch↔channel transposes as 4×4 SIMD blocks (6.2 → 0.9 ms for
+ *   75×16×16×64 by [3, 1, 2, 0]); the rest to tfjs's kernel.
+ * - MetaLab's own kernels (`kernel_names.ts`): ReLU's gradient in one SIMD pass, and the
+ *   fused first-order batch norm's forward and gradient.
  *
  * Only NHWC with dilation 1 in the original conv is handled (what tfjs's conv2d gradient
  * emits, since dilated convs go through SpaceToBatchND); anything else gets a clear error.
