@@ -665,10 +665,8 @@ function fastTranspose(original: tf.KernelFunc): tf.KernelFunc {
     }
     transpose2d(simd, heap, src, dst, a, b * c, b * c, a);
     if (key === "1,0") return out;
-    // deno-lint-ignore no-explicit-any
-    const moved = original(
-      { inputs: { x: out }, backend, attrs: { perm: [1, 0, 2] } } as any,
-    ) as Info;
+    const moveArgs = { inputs: { x: out }, backend, attrs: { perm: [1, 0, 2] } };
+    const moved = original(moveArgs as unknown as Parameters<tf.KernelFunc>[0]) as Info;
     const result = run(backend, "Reshape", { x: moved }, { shape: outShape });
     free(backend, out, moved);
     return result;
