@@ -41,7 +41,11 @@ export function batchNorm(
   const { epsilon = BATCH_NORM_EPSILON, firstOrderOnly = false } = typeof options === "number"
     ? { epsilon: options }
     : options;
-  if (firstOrderOnly && tf.getKernel(BATCH_NORM_GRAD_KERNEL, tf.getBackend())) {
+  const backend = tf.getBackend();
+  if (
+    firstOrderOnly && tf.getKernel(BATCH_NORM_GRAD_KERNEL, backend) &&
+    tf.getKernel(BATCH_NORM_FORWARD_KERNEL, backend)
+  ) {
     return fusedBatchNorm(x, gamma, beta, epsilon);
   }
   return tf.tidy(() => {
@@ -67,20 +71,12 @@ function fusedBatchNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon
     const [centred, invStd, k, value] = tf.tidy(() => {
       const axes = xIn.shape.slice(0, -1).map((_, i) => i);
       const centred = tf.sub(xIn, tf.mean(xIn, axes, true));
-      if (tf.getKernel(BATCH_NORM_FORWARD_KERNEL, tf.getBackend())) {
-        const [y, s, kk] = tf.engine().runKernel(
-          BATCH_NORM_FORWARD_KERNEL,
-          { centred, gamma: g, beta: b },
-          { epsilon },
-        ) as tf.Tensor[];
-        return [centred, s, kk, y];
-      }
-      const invStd = tf.reshape(
-        tf.rsqrt(tf.add(tf.mean(tf.square(centred), axes, true), epsilon)),
-        [-1],
-      );
-      const k = tf.mul(invStd, g);
-      return [centred, invStd, k, tf.add(tf.mul(centred, k), b)];
+      const [y, s, kk] = tf.engine().runKernel(
+        BATCH_NORM_FORWARD_KERNEL,
+        { centred, gamma: g, beta: b },
+        { epsilon },
+      ) as tf.Tensor[];
+      return [centred, s, kk, y];
     });
     save([centred, invStd, k]);
     return {
