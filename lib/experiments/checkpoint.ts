@@ -3,14 +3,26 @@
  * (write a temporary file, then rename over the old one), so an interrupted write
  * or a Ctrl-C always leaves the last good checkpoint intact.
  *
- * File layout: 8-byte magic "MLCKPT01", 4-byte little-endian header length, the JSON
- * header (step, state, tensor table), then the raw float32/int32 tensor bytes.
+ * File layout (little-endian):
+ * ```
+ * bytes 0..7    magic "MLCKPT02"
+ * bytes 8..11   u32 length L of the JSON header
+ * bytes 12..15  u32 FNV-1a checksum of every byte from 16 on (header and tensor data)
+ * bytes 16..    L bytes of UTF-8 JSON: { step, state, tensors: [{ name, shape, dtype, offset, length }] }
+ * then          the raw float32/int32 tensor bytes
+ * ```
+ * The checksum is the one caches and parameter files use ({@linkcode fnv1a}); it covers
+ * the header too, so a flipped bit in the step, the history or a tensor is caught on load
+ * instead of resuming from silently different numbers.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { atomicWrite } from "../files/mod.ts";
+import { atomicWrite, fnv1a } from "../files/mod.ts";
 
-const MAGIC = "MLCKPT01";
+const MAGIC = "MLCKPT02";
+/** The magic of the first layout, which had no checksum (such files are refused, not trusted). */
+const MAGIC_V1 = "MLCKPT01";
+const PREFIX = 16;
 
 /** A run's saved state. */
 export interface Checkpoint {
@@ -28,6 +40,10 @@ interface TensorEntry {
   dtype: "float32" | "int32";
   offset: number;
   length: number;
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16).padStart(8, "0")}`;
 }
 
 /** Reads and writes one checkpoint file. */
@@ -62,35 +78,75 @@ export class CheckpointStore {
     const header = new TextEncoder().encode(
       JSON.stringify({ step: checkpoint.step, state: checkpoint.state, tensors: entries }),
     );
-    const out = new Uint8Array(12 + header.byteLength + offset);
+    const out = new Uint8Array(PREFIX + header.byteLength + offset);
     out.set(new TextEncoder().encode(MAGIC), 0);
-    new DataView(out.buffer).setUint32(8, header.byteLength, true);
-    out.set(header, 12);
-    let at = 12 + header.byteLength;
+    out.set(header, PREFIX);
+    let at = PREFIX + header.byteLength;
     for (const c of chunks) {
       out.set(c, at);
       at += c.byteLength;
     }
+    const view = new DataView(out.buffer);
+    view.setUint32(8, header.byteLength, true);
+    view.setUint32(12, fnv1a(out.subarray(PREFIX)), true);
     await atomicWrite(this.path, out);
   }
 
-  /** Loads the checkpoint, or returns null when there is none. Throws on a corrupt file. */
+  /**
+   * Loads the checkpoint, or returns null when there is none. Throws, naming the file,
+   * when it is corrupt (bad magic, unreadable header, truncated, checksum mismatch) or was
+   * written by the first layout, which had no checksum to verify it by.
+   */
   async load(): Promise<Checkpoint | null> {
     if (!this.exists()) return null;
     const bytes = await Deno.readFile(this.path);
     const fail = (why: string): never => {
-      throw new Error(`corrupt checkpoint ${this.path}: ${why}`);
+      throw new Error(
+        `corrupt checkpoint ${this.path}: ${why}; delete it to start this phase over`,
+      );
     };
-    if (bytes.byteLength < 12 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) {
-      fail("bad magic");
+    const magic = new TextDecoder().decode(bytes.subarray(0, 8));
+    if (magic === MAGIC_V1) {
+      throw new Error(
+        `checkpoint ${this.path} has the old layout ${MAGIC_V1}, which carries no checksum, ` +
+          `so it cannot be verified (expected ${MAGIC}); delete it to start this phase over`,
+      );
     }
-    const headerLength = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
-    if (12 + headerLength > bytes.byteLength) fail("truncated header");
-    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLength)));
-    const base = 12 + headerLength;
-    const tensors: Record<string, tf.Tensor> = {};
-    for (const e of header.tensors as TensorEntry[]) {
+    if (bytes.byteLength < PREFIX || magic !== MAGIC) fail(`bad magic, expected ${MAGIC}`);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const headerLength = view.getUint32(8, true);
+    const base = PREFIX + headerLength;
+    if (base > bytes.byteLength) {
+      fail(`truncated header (${headerLength} bytes declared, ${bytes.byteLength} in the file)`);
+    }
+    let header: { step: number; state: Record<string, unknown>; tensors: TensorEntry[] };
+    try {
+      header = JSON.parse(new TextDecoder().decode(bytes.subarray(PREFIX, base)));
+    } catch (e) {
+      return fail(`unreadable header (${(e as Error).message})`);
+    }
+    if (!Array.isArray(header?.tensors) || typeof header.step !== "number") {
+      fail("the header has no step or no tensor table");
+    }
+    let end = base;
+    for (const e of header.tensors) {
       if (base + e.offset + e.length > bytes.byteLength) fail(`truncated tensor ${e.name}`);
+      end = Math.max(end, base + e.offset + e.length);
+    }
+    if (end !== bytes.byteLength) {
+      fail(`${bytes.byteLength} bytes, expected ${end} from its header`);
+    }
+    // Structure first (so a cut-off file says "truncated"), then every byte.
+    const stored = view.getUint32(12, true);
+    const actual = fnv1a(bytes.subarray(PREFIX));
+    if (actual !== stored) {
+      fail(
+        `checksum mismatch (FNV-1a ${hex(actual)}, expected ${hex(stored)}): ` +
+          `the file changed after it was written`,
+      );
+    }
+    const tensors: Record<string, tf.Tensor> = {};
+    for (const e of header.tensors) {
       const raw = bytes.slice(base + e.offset, base + e.offset + e.length).buffer;
       const values = e.dtype === "float32" ? new Float32Array(raw) : new Int32Array(raw);
       tensors[e.name] = tf.tensor(values, e.shape, e.dtype);
