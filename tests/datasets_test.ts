@@ -3,6 +3,7 @@ import { join } from "node:path";
 import {
   AreaResizer,
   ArrayDataset,
+  CACHE_FORMAT,
   checkDisjointSplits,
   loadMnist,
   makeClassSplits,
@@ -207,3 +208,43 @@ Deno.test("cache: round trip, and stale, truncated or corrupt files are detected
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("cache: the metadata header is covered by the checksum; older formats are rebuilt", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "c.bin");
+    await writeCache(path, "key-1", Uint8Array.from([1, 2, 3, 4, 5]), { characters: 964 });
+    const bytes = await Deno.readFile(path);
+    // 964 → 965 in the JSON header: still valid JSON, a different meta.
+    const at = indexOfText(bytes, '"characters":964') + '"characters":96'.length;
+    bytes[at] = "5".charCodeAt(0);
+    await Deno.writeFile(path, bytes);
+    const edited = await readCache<{ characters: number }>(path, "key-1");
+    assert.ok(
+      !edited.ok && /checksum mismatch/.test(edited.reason),
+      `an edited header must not load: ${JSON.stringify(edited.ok ? edited.value.meta : edited)}`,
+    );
+    // A format-1 file ("MLCACHE1": its checksum covered the data only) reads as an older
+    // format, so the caller rebuilds it, rather than as garbage.
+    const json = new TextEncoder().encode(
+      JSON.stringify({ format: 1, key: "key-1", dtype: "uint8", length: 1, checksum: 0, meta: 0 }),
+    );
+    const old = new Uint8Array(Math.ceil((12 + json.length) / 4) * 4 + 1);
+    old.set(new TextEncoder().encode("MLCACHE1"));
+    new DataView(old.buffer).setUint32(8, json.length, true);
+    old.set(json, 12);
+    await Deno.writeFile(path, old);
+    const older = await readCache(path, "key-1");
+    assert.ok(!older.ok, "a format-1 cache is not used");
+    assert.equal(older.reason, `format 1 (an older MetaLab), expected ${CACHE_FORMAT}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Where `text` (ASCII) first occurs in `bytes`; fails the test when it does not. */
+function indexOfText(bytes: Uint8Array, text: string): number {
+  const at = new TextDecoder("latin1").decode(bytes).indexOf(text);
+  assert.ok(at >= 0, `"${text}" not found in the file`);
+  return at;
+}

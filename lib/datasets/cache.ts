@@ -4,20 +4,26 @@
  *
  * Layout (little-endian):
  * ```
- * bytes 0..7    magic "MLCACHE1"
+ * bytes 0..7    magic "MLCACHE2"
  * bytes 8..11   u32 length L of the JSON header
- * bytes 12..    L bytes of UTF-8 JSON: { format, key, dtype, length, checksum, meta }
+ * bytes 12..15  u32 FNV-1a checksum of every byte from 16 on (header, padding and data)
+ * bytes 16..    L bytes of UTF-8 JSON: { format, key, dtype, length, meta }
  * then          padding to a multiple of 4, then the array's bytes
  * ```
  * `key` identifies what the data was built from (e.g. the source archive's sha256 and the
- * image size); `checksum` is FNV-1a of the data bytes, so truncation or bit rot is caught.
+ * image size); the checksum covers the header as well as the data, so truncation or bit
+ * rot anywhere — in `meta` too — is caught. (Format 1, `MLCACHE1`, checksummed the data
+ * only: such caches read as an older format and are rebuilt once.)
  * @module
  */
 import { atomicWrite, fnv1a } from "../files/mod.ts";
 
-const MAGIC = "MLCACHE1";
+const MAGIC = "MLCACHE2";
 /** Bumped whenever the layout or the meaning of cached data changes. */
-export const CACHE_FORMAT = 1;
+export const CACHE_FORMAT = 2;
+/** Magic of each older format, so such a file reads as "older format", not as garbage. */
+const OLD_MAGICS: Record<string, number> = { MLCACHE1: 1 };
+const PREFIX = 16;
 
 /** The element types a cache file can hold. */
 export type CacheDtype = "uint8" | "float32" | "int32";
@@ -34,7 +40,6 @@ interface Header<M> {
   key: string;
   dtype: CacheDtype;
   length: number;
-  checksum: number;
   meta: M;
 }
 
@@ -60,23 +65,25 @@ export async function writeCache<M>(
     key,
     dtype: dtypeOf(data),
     length: data.length,
-    checksum: fnv1a(bytes),
     meta,
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
-  const dataStart = Math.ceil((12 + json.length) / 4) * 4;
+  const dataStart = Math.ceil((PREFIX + json.length) / 4) * 4;
   const out = new Uint8Array(dataStart + bytes.length);
   out.set(new TextEncoder().encode(MAGIC), 0);
-  new DataView(out.buffer).setUint32(8, json.length, true);
-  out.set(json, 12);
+  out.set(json, PREFIX);
   out.set(bytes, dataStart);
+  const view = new DataView(out.buffer);
+  view.setUint32(8, json.length, true);
+  view.setUint32(12, fnv1a(out.subarray(PREFIX)), true);
   await atomicWrite(path, out);
 }
 
 /**
  * Reads a cache file written by {@linkcode writeCache}. Returns `{ ok: false, reason }` when
- * the file is missing, was built for another `key` (stale), or is corrupt (bad magic,
- * truncated, checksum mismatch) — the caller then rebuilds it.
+ * the file is missing, was built for another `key` (stale) or by an older format, or is
+ * corrupt (bad magic, truncated, checksum mismatch in the header or the data) — the caller
+ * then rebuilds it.
  */
 export async function readCache<M>(
   path: string,
@@ -89,22 +96,29 @@ export async function readCache<M>(
     if (err instanceof Deno.errors.NotFound) return { ok: false, reason: "no cache file" };
     throw err;
   }
-  if (file.length < 12 || new TextDecoder().decode(file.subarray(0, 8)) !== MAGIC) {
+  const magic = new TextDecoder().decode(file.subarray(0, 8));
+  if (Object.hasOwn(OLD_MAGICS, magic)) {
+    return {
+      ok: false,
+      reason: `format ${OLD_MAGICS[magic]} (an older MetaLab), expected ${CACHE_FORMAT}`,
+    };
+  }
+  if (file.length < PREFIX || magic !== MAGIC) {
     return { ok: false, reason: "not a MetaLab cache file (bad magic)" };
   }
-  const jsonLength = new DataView(file.buffer, file.byteOffset).getUint32(8, true);
-  if (12 + jsonLength > file.length) return { ok: false, reason: "truncated header" };
+  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const jsonLength = view.getUint32(8, true);
+  if (PREFIX + jsonLength > file.length) return { ok: false, reason: "truncated header" };
   let header: Header<M>;
   try {
-    header = JSON.parse(new TextDecoder().decode(file.subarray(12, 12 + jsonLength)));
+    header = JSON.parse(new TextDecoder().decode(file.subarray(PREFIX, PREFIX + jsonLength)));
   } catch {
     return { ok: false, reason: "unreadable header" };
   }
-  if (header.format !== CACHE_FORMAT) {
-    return { ok: false, reason: `format ${header.format}, expected ${CACHE_FORMAT}` };
+  if (header?.format !== CACHE_FORMAT) {
+    return { ok: false, reason: `format ${header?.format}, expected ${CACHE_FORMAT}` };
   }
-  if (header.key !== key) return { ok: false, reason: "stale (built from a different source)" };
-  const dataStart = Math.ceil((12 + jsonLength) / 4) * 4;
+  const dataStart = Math.ceil((PREFIX + jsonLength) / 4) * 4;
   const width = header.dtype === "uint8" ? 1 : 4;
   const byteLength = header.length * width;
   if (file.length !== dataStart + byteLength) {
@@ -113,8 +127,12 @@ export async function readCache<M>(
       reason: `size ${file.length} bytes, expected ${dataStart + byteLength} (truncated?)`,
     };
   }
+  // After the size check (so a cut-off file says "truncated"), every byte from the header on.
+  if (fnv1a(file.subarray(PREFIX)) !== view.getUint32(12, true)) {
+    return { ok: false, reason: "checksum mismatch" };
+  }
+  if (header.key !== key) return { ok: false, reason: "stale (built from a different source)" };
   const bytes = file.subarray(dataStart);
-  if (fnv1a(bytes) !== header.checksum) return { ok: false, reason: "checksum mismatch" };
   // Copy into a fresh, aligned buffer owned by the array.
   const buffer = bytes.slice().buffer;
   const data = header.dtype === "uint8"
