@@ -14,6 +14,7 @@ import {
   findOmniglotDir,
   formatProgress,
   OfflineError,
+  OMNIGLOT_CHECKSUMS,
 } from "../lib/datasets/mod.ts";
 
 const source = findOmniglotDir();
@@ -222,4 +223,84 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+/** A port with nothing listening: start a server, note its port, stop it. */
+async function deadPort(): Promise<number> {
+  const s = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response());
+  const port = s.addr.port;
+  await s.shutdown();
+  return port;
+}
+
+Deno.test("download: a 404 does not promise a partial file that was never written", async () => {
+  const s = serve({ "small.bin": new Uint8Array([1, 2, 3]) });
+  const dir = await Deno.makeTempDir({ prefix: "metalab-download-404-" });
+  try {
+    const dest = join(dir, "nope.zip");
+    await assert.rejects(downloadFile(`${s.base}nope.zip`, dest, { retries: 1 }), (err: Error) => {
+      assert.match(err.message, /nope\.zip: download failed after 2 attempt\(s\): .*HTTP 404/);
+      assert.match(err.message, /no partial file was written/);
+      assert.doesNotMatch(err.message, /is kept/);
+      return true;
+    });
+    assert.ok(!existsSync(`${dest}.partial`), "and indeed there is none");
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+    // When a cut-off transfer did leave one, the message names it with its size.
+    s.state.mode = "cutoff";
+    const big = join(dir, "big.bin");
+    await assert.rejects(
+      downloadFile(`${s.base}small.bin`, big, { retries: 0 }),
+      new RegExp(
+        `the partial file ${big}\\.partial \\(\\d+ B\\) is kept and the next run resumes it`,
+      ),
+    );
+  } finally {
+    await s.server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("download: offline, a file present that failed its checksum is named, not hidden", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "metalab-download-offline-" });
+  try {
+    const present = join(dir, "images_background.zip");
+    const wrong = new TextEncoder().encode("not the archive");
+    await Deno.writeFile(present, wrong);
+    const actual = await fileChecksum(present, "md5");
+    const port = await deadPort();
+    await assert.rejects(
+      downloadOmniglot({ dir, baseUrl: `http://127.0.0.1:${port}/`, retries: 0 }),
+      (err: Error) => {
+        assert.ok(err instanceof OfflineError, `an OfflineError: ${err}`);
+        assert.ok(
+          err.message.includes(
+            `${present} is present but failed its checksum: md5 is ${actual}, ` +
+              `expected ${OMNIGLOT_CHECKSUMS["images_background.zip"].hex}`,
+          ),
+          err.message,
+        );
+        assert.match(
+          err.message,
+          /offline.*by hand.*failed its checksum \(see above\): replace it/s,
+        );
+        assert.deepEqual(err.rejected.map((r) => [r.path, r.actualHex]), [[present, actual]]);
+        return true;
+      },
+    );
+    assert.deepEqual(await Deno.readFile(present), wrong, "the file present is left as it was");
+    // With no file present the offline message does not mention one.
+    await Deno.remove(present);
+    await assert.rejects(
+      downloadOmniglot({ dir, baseUrl: `http://127.0.0.1:${port}/`, retries: 0 }),
+      (err: Error) => {
+        assert.ok(err instanceof OfflineError);
+        assert.deepEqual(err.rejected, []);
+        assert.doesNotMatch(err.message, /failed its checksum/);
+        return true;
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -57,12 +57,35 @@ export interface DownloadResult {
   resumed: boolean;
 }
 
+/** A file already at the destination whose checksum is not the expected one. */
+export interface RejectedFile {
+  /** Where it is. */
+  path: string;
+  /** The checksum expected. */
+  expected: Checksum;
+  /** Its actual digest (same algorithm). */
+  actualHex: string;
+}
+
 /** A network failure that looks like being offline (DNS, refused connection, ...). */
 export class OfflineError extends Error {
-  constructor(message: string) {
+  /**
+   * @param message what failed
+   * @param rejected files present at their destination that failed their checksum (the
+   *   download was meant to replace them), so the message can say so rather than hide it
+   */
+  constructor(message: string, readonly rejected: RejectedFile[] = []) {
     super(message);
     this.name = "OfflineError";
   }
+}
+
+/** "…/x.zip is present but its md5 is …, expected …" for each rejected file. */
+function describeRejected(rejected: RejectedFile[]): string {
+  return rejected.map((r) =>
+    `${r.path} is present but failed its checksum: ${r.expected.algorithm} is ${r.actualHex}, ` +
+    `expected ${r.expected.hex} (kept until a verified copy replaces it)`
+  ).join("\n");
 }
 
 /** A finished download whose checksum is not the expected one. */
@@ -188,7 +211,9 @@ async function attempt(
  * Downloads `url` to `dest` atomically (via `<dest>.partial`), resuming a partial file left
  * by an earlier attempt, verifying `expected` when given. A file already at `dest` with the
  * right checksum is kept (`skipped: true`). A checksum mismatch removes the partial file and
- * throws {@linkcode ChecksumError}; no reachable server throws {@linkcode OfflineError}.
+ * throws {@linkcode ChecksumError}; no reachable server throws {@linkcode OfflineError},
+ * whose message (and `rejected`) says when a file at `dest` was there but failed its
+ * checksum. Any other failure says whether a `.partial` file is kept for the next run.
  */
 export async function downloadFile(
   url: string,
@@ -201,11 +226,14 @@ export async function downloadFile(
   }
   const file = basename(dest);
   const existing = await fileSize(dest);
+  let rejected: RejectedFile | null = null;
   if (existing !== null) {
-    if (!expected || (await fileChecksum(dest, expected.algorithm)) === expected.hex) {
+    const actualHex = expected ? await fileChecksum(dest, expected.algorithm) : null;
+    if (!expected || actualHex === expected.hex) {
       return { path: dest, bytes: existing, skipped: true, resumed: false };
     }
     // A wrong file is replaced, but only once the new one is verified.
+    rejected = { path: dest, expected, actualHex: actualHex! };
   }
   await Deno.mkdir(dirname(dest), { recursive: true });
   const partial = `${dest}.partial`;
@@ -239,10 +267,20 @@ export async function downloadFile(
     const bytes = (await fileSize(dest)) ?? 0;
     return { path: dest, bytes, skipped: false, resumed };
   }
-  if (lastError instanceof OfflineError) throw lastError;
+  if (lastError instanceof OfflineError) {
+    if (!rejected) throw lastError;
+    throw new OfflineError(`${lastError.message}\n${describeRejected([rejected])}`, [rejected]);
+  }
+  // Only a file that exists is promised to the next run (a 404 leaves none).
+  const partialSize = await fileSize(partial);
+  const kept = partialSize !== null
+    ? `the partial file ${partial} (${
+      formatBytes(partialSize)
+    }) is kept and the next run resumes it`
+    : "no partial file was written";
   throw new Error(
-    `${file}: download failed after ${retries + 1} attempt(s): ${lastError?.message}; ` +
-      `the partial file ${partial} is kept and the next run resumes it`,
+    `${file}: download failed after ${retries + 1} attempt(s): ${lastError?.message}; ${kept}` +
+      (rejected ? `\n${describeRejected([rejected])}` : ""),
   );
 }
 
@@ -297,9 +335,14 @@ export async function downloadOmniglot(
       );
     } catch (err) {
       if (err instanceof OfflineError) {
+        const replace = err.rejected.length > 0
+          ? ` The ${name} there failed its checksum (see above): replace it with a good copy.`
+          : "";
         throw new OfflineError(
           `${err.message}\nYou seem to be offline. Download ${name} by hand from ${url} ` +
-            `and put it in ${dir}, or point --dir at a folder that already holds both archives.`,
+            `and put it in ${dir}, or point --dir at a folder that already holds both archives.` +
+            replace,
+          err.rejected,
         );
       }
       throw err;
