@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { BACKEND_NAMES, initBackend } from "../lib/backend/mod.ts";
-import { simdKernelsFor } from "../lib/backend/simd_kernels.ts";
+import { simdKernelsFor } from "../lib/backend/simd/mod.ts";
 import { Rng } from "../lib/random/mod.ts";
 import { assertAllClose } from "../lib/testing/mod.ts";
 

@@ -14,7 +14,7 @@ import {
   wasmBinaryDir,
   wasmThreadsWanted,
 } from "../lib/backend/mod.ts";
-import { simdKernelsFor, wasmBackendMemory } from "../lib/backend/simd_kernels.ts";
+import { simdKernelsFor, wasmBackendMemory } from "../lib/backend/simd/mod.ts";
 import { Rng } from "../lib/random/mod.ts";
 import { assertAllClose } from "../lib/testing/mod.ts";
 

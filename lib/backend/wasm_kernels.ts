@@ -36,7 +36,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type SimdKernels, simdKernelsFor, wasmBackendMemory } from "./simd_kernels.ts";
+import { type SimdKernels, simdKernelsFor, wasmBackendMemory } from "./simd/mod.ts";
 import {
   BATCH_NORM_FORWARD_KERNEL,
   BATCH_NORM_GRAD_KERNEL,
