@@ -16,7 +16,7 @@ import {
   version_wasm,
 } from "@tensorflow/tfjs-backend-wasm";
 import { ADDED_GRADIENTS, registerGradients } from "./gradients.ts";
-import { registerWasmKernels } from "./wasm_kernels.ts";
+import { registerWasmKernels } from "./register_wasm_kernels.ts";
 import { wasmBinaryDir } from "./wasm_files.ts";
 import { startThreadedWasm } from "./wasm_threads.ts";
 

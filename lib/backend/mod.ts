@@ -12,7 +12,7 @@ export {
 } from "./init.ts";
 export type { BackendChoice, BackendInfo } from "./init.ts";
 export { ADDED_GRADIENTS, registerGradients, REPLACED_GRADIENTS } from "./gradients.ts";
-export { registerWasmKernels } from "./wasm_kernels.ts";
+export { registerWasmKernels } from "./register_wasm_kernels.ts";
 export { wasmBinaryDir, wasmThreadedFiles } from "./wasm_files.ts";
 export type { WasmThreadedFiles } from "./wasm_files.ts";
 export { startThreadedWasm, terminateWasmThreads } from "./wasm_threads.ts";
