@@ -11,7 +11,6 @@
  * is several times faster there.
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import {
   type AnyBackend,
   type ConvBackpropAttrs,
@@ -20,6 +19,7 @@ import {
   heapF32,
   type Info,
   run,
+  wasmKernel,
 } from "./shared.ts";
 
 /** Up to this many filter rows (kh·kw·Cin) the filter gradient goes through im2col + matMul. */
@@ -140,8 +140,4 @@ function conv2DBackpropFilter(args: {
 }
 
 /** The kernel's registration entry. */
-export const conv2DBackpropFilterConfig: tf.KernelConfig = {
-  kernelName: "Conv2DBackpropFilter",
-  backendName: "wasm",
-  kernelFunc: conv2DBackpropFilter as unknown as tf.KernelFunc,
-};
+export const conv2DBackpropFilterConfig = wasmKernel("Conv2DBackpropFilter", conv2DBackpropFilter);

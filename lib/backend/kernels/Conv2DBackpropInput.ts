@@ -4,7 +4,6 @@
  * conv: of the stride-upsampled, padded `dy` with the spatially flipped, in/out-swapped filter.
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import {
   type AnyBackend,
   type ConvBackpropAttrs,
@@ -13,6 +12,7 @@ import {
   heapF32,
   type Info,
   run,
+  wasmKernel,
 } from "./shared.ts";
 
 /**
@@ -107,8 +107,4 @@ function conv2DBackpropInput(args: {
 }
 
 /** The kernel's registration entry. */
-export const conv2DBackpropInputConfig: tf.KernelConfig = {
-  kernelName: "Conv2DBackpropInput",
-  backendName: "wasm",
-  kernelFunc: conv2DBackpropInput as unknown as tf.KernelFunc,
-};
+export const conv2DBackpropInputConfig = wasmKernel("Conv2DBackpropInput", conv2DBackpropInput);

@@ -10,7 +10,14 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { simdKernelsOf } from "../simd/mod.ts";
-import { type AnyBackend, heapF32, type Info, type Pad, type Rounding } from "./shared.ts";
+import {
+  type AnyBackend,
+  heapF32,
+  type Info,
+  type Pad,
+  type Rounding,
+  wasmKernel,
+} from "./shared.ts";
 
 /**
  * The Conv-4 case without SIMD, unrolled: 2×2 windows, stride 2, no padding. A separate
@@ -163,8 +170,4 @@ function maxPoolGrad(args: {
 }
 
 /** The kernel's registration entry. */
-export const maxPoolGradConfig: tf.KernelConfig = {
-  kernelName: "MaxPoolGrad",
-  backendName: "wasm",
-  kernelFunc: maxPoolGrad as unknown as tf.KernelFunc,
-};
+export const maxPoolGradConfig = wasmKernel("MaxPoolGrad", maxPoolGrad);

@@ -5,10 +5,9 @@
  * `dy` = x − μ, `a` = −β, `b` = 0.
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
 import { BATCH_NORM_FORWARD_KERNEL } from "../kernel_names.ts";
 import { affinePass, batchNormSimd, channelSums } from "./batch_norm_passes.ts";
-import { type AnyBackend, free, heapF32, type Info, sizeOf } from "./shared.ts";
+import { type AnyBackend, free, heapF32, type Info, sizeOf, wasmKernel } from "./shared.ts";
 
 /**
  * Inputs `centred` (x − μ, `[…, C]`), `gamma`, `beta` (`[C]`), attribute `epsilon`; outputs
@@ -43,8 +42,4 @@ function batchNormForward(args: {
 }
 
 /** The kernel's registration entry. */
-export const batchNormForwardConfig: tf.KernelConfig = {
-  kernelName: BATCH_NORM_FORWARD_KERNEL,
-  backendName: "wasm",
-  kernelFunc: batchNormForward as unknown as tf.KernelFunc,
-};
+export const batchNormForwardConfig = wasmKernel(BATCH_NORM_FORWARD_KERNEL, batchNormForward);

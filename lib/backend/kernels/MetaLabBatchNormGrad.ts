@@ -4,10 +4,9 @@
  * sums then `dx`, where autodiff of the primitive ops makes about a dozen.
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
 import { BATCH_NORM_GRAD_KERNEL } from "../kernel_names.ts";
 import { affinePass, batchNormSimd, channelSums } from "./batch_norm_passes.ts";
-import { type AnyBackend, free, heapF32, type Info, sizeOf } from "./shared.ts";
+import { type AnyBackend, free, heapF32, type Info, sizeOf, wasmKernel } from "./shared.ts";
 
 /**
  * Inputs `dy` and `centred` = x − μ (`[…, C]`), `invStd` = s = 1/σ and `k` = γ·s (`[C]`);
@@ -45,8 +44,4 @@ function batchNormGrad(args: {
 }
 
 /** The kernel's registration entry. */
-export const batchNormGradConfig: tf.KernelConfig = {
-  kernelName: BATCH_NORM_GRAD_KERNEL,
-  backendName: "wasm",
-  kernelFunc: batchNormGrad as unknown as tf.KernelFunc,
-};
+export const batchNormGradConfig = wasmKernel(BATCH_NORM_GRAD_KERNEL, batchNormGrad);

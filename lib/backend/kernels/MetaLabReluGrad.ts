@@ -4,10 +4,9 @@
  * Multiply.
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
 import { RELU_GRAD_KERNEL } from "../kernel_names.ts";
 import { simdKernelsOf } from "../simd/mod.ts";
-import { type AnyBackend, heapF32, type Info } from "./shared.ts";
+import { type AnyBackend, heapF32, type Info, wasmKernel } from "./shared.ts";
 
 /** Inputs `dy`, `x`; output `dx`. */
 function reluGrad(args: { inputs: { dy: Info; x: Info }; backend: AnyBackend }): Info {
@@ -23,8 +22,4 @@ function reluGrad(args: { inputs: { dy: Info; x: Info }; backend: AnyBackend }):
 }
 
 /** The kernel's registration entry. */
-export const reluGradConfig: tf.KernelConfig = {
-  kernelName: RELU_GRAD_KERNEL,
-  backendName: "wasm",
-  kernelFunc: reluGrad as unknown as tf.KernelFunc,
-};
+export const reluGradConfig = wasmKernel(RELU_GRAD_KERNEL, reluGrad);

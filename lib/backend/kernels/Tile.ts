@@ -4,8 +4,7 @@
  * it tens of times longer than this.
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
-import { type AnyBackend, type Info, sizeOf } from "./shared.ts";
+import { type AnyBackend, type Info, sizeOf, wasmKernel } from "./shared.ts";
 
 /**
  * Axes are processed from the last to the first: after each step the data for the axes seen
@@ -51,8 +50,4 @@ function tile(args: {
 }
 
 /** The kernel's registration entry. */
-export const tileConfig: tf.KernelConfig = {
-  kernelName: "Tile",
-  backendName: "wasm",
-  kernelFunc: tile as unknown as tf.KernelFunc,
-};
+export const tileConfig = wasmKernel("Tile", tile);

@@ -33,6 +33,17 @@ export interface WrappingKernel {
   wrap(original: tf.KernelFunc): tf.KernelFunc;
 }
 
+/**
+ * A kernel's registration entry on wasm. `kernelFunc` takes tfjs's arguments typed as the
+ * kernel reads them (tfjs types them loosely, as every kernel's).
+ */
+export function wasmKernel<Args>(
+  kernelName: string,
+  kernelFunc: (args: Args) => Info | Info[],
+): tf.KernelConfig {
+  return { kernelName, backendName: "wasm", kernelFunc: kernelFunc as unknown as tf.KernelFunc };
+}
+
 /** Runs tfjs's own wasm kernel `kernelName` (one MetaLab has not replaced, or its fallback). */
 export function run(
   backend: AnyBackend,
