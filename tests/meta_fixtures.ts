@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../lib/random/mod.ts";
-import { exp2 } from "../lib/meta/mod.ts";
+import { expFromInput } from "../lib/models/mod.ts";
 import type { Episode, FunctionalModel, TaskSampler } from "../lib/meta/mod.ts";
 
 /**
@@ -42,7 +42,7 @@ export function clusterSampler(
 }
 
 /**
- * A smooth MLP (softplus hidden units, written with the second-order-safe `exp2`) for
+ * A smooth MLP (softplus hidden units, written with the second-order-safe `expFromInput`) for
  * finite-difference checks: ReLU's kinks make finite differences unreliable.
  */
 export function smoothMlp(sizes: number[]): FunctionalModel {
@@ -56,7 +56,7 @@ export function smoothMlp(sizes: number[]): FunctionalModel {
       let h = x;
       for (let l = 0; l < layers - 1; l++) {
         const z = tf.add(tf.matMul(h, params[2 * l]), params[2 * l + 1]);
-        h = tf.log(tf.add(1, exp2(z)));
+        h = tf.log(tf.add(1, expFromInput(z)));
       }
       return h;
     });

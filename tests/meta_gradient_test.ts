@@ -4,16 +4,10 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { initBackend } from "../lib/backend/mod.ts";
-import { mlp } from "../lib/models/mod.ts";
+import { expFromInput, mlp } from "../lib/models/mod.ts";
 import { Rng } from "../lib/random/mod.ts";
-import {
-  BaseMetaLearner,
-  disposeEpisodes,
-  exp2,
-  Maml,
-  MetaClassifier,
-  MetaSgd,
-} from "../lib/meta/mod.ts";
+import { BaseMetaLearner, Maml, MetaClassifier, MetaSgd } from "../lib/meta/mod.ts";
+import { disposeTask } from "../lib/tasks/mod.ts";
 import type { Episode, MetaGradient } from "../lib/meta/mod.ts";
 import { assertAllClose } from "../lib/testing/mod.ts";
 import { clusterTask, smoothMlp } from "./meta_fixtures.ts";
@@ -98,7 +92,7 @@ Deno.test("MAML second-order meta-gradient matches finite differences; first ord
   assert.ok(rel > 1e-2, `first-order gradient should differ from second order (rel diff ${rel})`);
   assert.ok(rel < 1, `first-order gradient should still be related (rel diff ${rel})`);
   tf.dispose([g1, g2]);
-  disposeEpisodes(tasks);
+  disposeTask(tasks);
   maml.dispose();
   fo.dispose();
 });
@@ -122,7 +116,7 @@ Deno.test("batched sinusoid meta-gradient equals the per-task one", () => {
   );
   disposeGradient(a);
   disposeGradient(b);
-  disposeEpisodes(tasks);
+  disposeTask(tasks);
   batched.dispose();
   looped.dispose();
 });
@@ -157,7 +151,7 @@ Deno.test("task-by-task meta-gradient equals the whole-batch one (mean and sum, 
     );
     disposeGradient(whole);
     disposeGradient(perTask);
-    disposeEpisodes(tasks);
+    disposeTask(tasks);
     maml.dispose();
   }
 });
@@ -170,7 +164,7 @@ Deno.test("Meta-SGD meta-gradient (θ and learned rates) matches finite differen
   const tasks = [1, 2].map((s) => clusterTask(new Rng(s), { ways: 3, shots: 2, queries: 3 }));
   const { analytic, numeric } = checkDirectional(learner, tasks, new Rng(8));
   assertAllClose(analytic, numeric, { rtol: 2e-2, atol: 2e-3, label: "Meta-SGD" });
-  disposeEpisodes(tasks);
+  disposeTask(tasks);
   learner.dispose();
 });
 
@@ -181,14 +175,14 @@ Deno.test("MetaClassifier (context inner loop) meta-gradient matches finite diff
     inputShape: [1],
     outputs: 1,
     contextSize: 3,
-    hiddenActivation: (x) => tf.log(tf.add(1, exp2(x))),
+    hiddenActivation: (x) => tf.log(tf.add(1, expFromInput(x))),
     objective: { innerSteps: 2, innerLr: 0.5, proximal: 0.1 },
   });
   const tasks = sineTasks(new Rng(10), 2);
   assert.ok(learner.canBatch(tasks), "a regression meta-batch on an MLP base runs batched");
   const { analytic, numeric } = checkDirectional(learner, tasks, new Rng(11));
   assertAllClose(analytic, numeric, { rtol: 2e-2, atol: 2e-3, label: "MetaClassifier" });
-  disposeEpisodes(tasks);
+  disposeTask(tasks);
   learner.dispose();
 });
 
@@ -217,7 +211,7 @@ Deno.test("MetaClassifier: the batched meta-gradient equals the task-by-task one
   );
   disposeGradient(a);
   disposeGradient(b);
-  disposeEpisodes(tasks);
+  disposeTask(tasks);
   batched.dispose();
   looped.dispose();
 });

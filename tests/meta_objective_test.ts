@@ -4,18 +4,10 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { initBackend } from "../lib/backend/mod.ts";
-import { mlp } from "../lib/models/mod.ts";
+import { meanSquaredError, mlp } from "../lib/models/mod.ts";
 import { Rng } from "../lib/random/mod.ts";
-import {
-  disposeEpisodes,
-  innerLoop,
-  Maml,
-  MetaObjective,
-  metaTrain,
-  mseLoss,
-  NonFiniteLossError,
-} from "../lib/meta/mod.ts";
-import type { Episode } from "../lib/meta/mod.ts";
+import { innerLoop, Maml, MetaObjective, metaTrain, NonFiniteLossError } from "../lib/meta/mod.ts";
+import { disposeTask, type Episode } from "../lib/tasks/mod.ts";
 import { loadParams, saveLearner } from "../lib/io/mod.ts";
 import { assertAllClose } from "../lib/testing/mod.ts";
 
@@ -46,13 +38,13 @@ Deno.test("objective terms: data mean/sum, λ‖θ‖², λ·mean‖φ−θ‖²
       let phi = theta.map((t) => t.clone());
       for (let s = 0; s < 2; s++) {
         const g = tf.grads((...p: tf.Tensor[]) => {
-          const fit = mseLoss(model.apply(p, task.support.x), task.support.y);
+          const fit = meanSquaredError(model.apply(p, task.support.x), task.support.y);
           const prox = tf.addN(p.map((q, i) => tf.sum(tf.square(tf.sub(q, theta[i])))));
           return tf.add(fit, tf.mul(cfg.innerProximal / 2, prox));
         })(phi);
         phi = phi.map((p, i) => tf.sub(p, tf.mul(cfg.innerLr, g[i])));
       }
-      const loss = mseLoss(model.apply(phi, task.query.x), task.query.y).dataSync()[0];
+      const loss = meanSquaredError(model.apply(phi, task.query.x), task.query.y).dataSync()[0];
       const dist = tf.addN(phi.map((q, i) => tf.sum(tf.square(tf.sub(q, theta[i])))))
         .dataSync()[0];
       return { loss, dist };
@@ -92,7 +84,7 @@ Deno.test("objective terms: data mean/sum, λ‖θ‖², λ·mean‖φ−θ‖²
   );
   assertAllClose([d], [manual[0].dist], { rtol: 1e-4, label: "innerLoop" });
   tf.dispose(phi);
-  disposeEpisodes(tasks);
+  disposeTask(tasks);
   learner.dispose();
   summed.dispose();
 });
@@ -132,7 +124,7 @@ Deno.test("gradient clipping bounds the update by the global norm", () => {
   );
   assertAllClose([moved], [clip], { rtol: 1e-3, label: "SGD step length = clip" });
   tf.dispose(before);
-  disposeEpisodes(tasks);
+  disposeTask(tasks);
   learner.dispose();
 });
 

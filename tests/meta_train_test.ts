@@ -7,7 +7,6 @@ import { mlp } from "../lib/models/mod.ts";
 import { Rng } from "../lib/random/mod.ts";
 import {
   Anil,
-  disposeEpisodes,
   FirstOrderMaml,
   Maml,
   MatchingNet,
@@ -21,7 +20,7 @@ import {
 } from "../lib/meta/mod.ts";
 import { evaluate, PretrainedBaseline } from "../lib/eval/mod.ts";
 import { SinusoidFamily } from "../lib/datasets/mod.ts";
-import { RegressionTaskSampler } from "../lib/tasks/mod.ts";
+import { disposeTask, RegressionTaskSampler } from "../lib/tasks/mod.ts";
 import { assertNoTensorLeak } from "../lib/testing/mod.ts";
 import { clusterSampler, clusterTask } from "./meta_fixtures.ts";
 
@@ -118,6 +117,6 @@ Deno.test("metaTrain: onStep every n steps, lrSchedule applied, bad options name
     metaTrain(learner, sampler, { steps: 1, metaBatchSize: 0 }),
     /metaBatchSize must be/,
   );
-  disposeEpisodes([]);
+  disposeTask([]);
   learner.dispose();
 });

@@ -5,8 +5,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { accuracy, disposeEpisodes, mseLoss } from "../meta/mod.ts";
-import type { Episode, MetaLearner, TaskKind } from "../meta/mod.ts";
+import { accuracy } from "../meta/mod.ts";
+import type { MetaLearner, TaskKind } from "../meta/mod.ts";
+import { meanSquaredError } from "../models/mod.ts";
+import { disposeTask, type Episode } from "../tasks/mod.ts";
 
 /** Mean, standard deviation and 95% half-width of a sample. */
 export interface ConfidenceInterval {
@@ -98,7 +100,7 @@ export function scoreEpisode(
       const out = adapted.predict(task.query.x);
       const v = learner.kind === "classification"
         ? accuracy(out, task.query.y)
-        : mseLoss(out, task.query.y);
+        : meanSquaredError(out, task.query.y);
       return v.dataSync()[0];
     });
   } finally {
@@ -125,7 +127,7 @@ export function evaluate(
     try {
       values.push(scoreEpisode(learner, task, { steps, lr }));
     } finally {
-      disposeEpisodes([task]);
+      disposeTask(task);
     }
     onEpisode?.(i, values[i]);
   }

@@ -14,6 +14,7 @@ export {
   scoreEpisode,
 } from "./episodic.ts";
 export {
+  agreement,
   compareWithPublished,
   type Comparison,
   PUBLISHED,

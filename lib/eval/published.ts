@@ -1,6 +1,6 @@
 /**
- * Published numbers MetaLab reproduces, and the comparison record {ours, ci95, published,
- * within}.
+ * Published numbers MetaLab reproduces, when a result agrees with one (overlapping 95%
+ * intervals), and the comparison record {ours, ci95, published, within}.
  * @module
  */
 import type { ConfidenceInterval } from "./episodic.ts";
@@ -31,18 +31,38 @@ export interface Comparison {
   source: string;
 }
 
-/** Compares a result with a published number (overlap of the 95% intervals). */
+/**
+ * Whether `value ± ci95` agrees with a published number: the two 95% intervals overlap,
+ * |value − published| ≤ ci95 + published.ci95 (a missing half-width counts as 0). Null when
+ * there is no published number to compare with. The one definition of agreement:
+ * {@linkcode compareWithPublished} and the reproduction report both use it.
+ *
+ * @example
+ * ```ts
+ * agreement(0.985, 0.004, PUBLISHED["omniglot/5w1s/maml"]); // true: 0.985 ± 0.004 vs 0.987 ± 0.004
+ * agreement(0.5, undefined, undefined); // null: nothing to compare with
+ * ```
+ */
+export function agreement(
+  value: number,
+  ci95: number | undefined,
+  published: PublishedNumber | undefined,
+): boolean | null {
+  if (!published) return null;
+  return Math.abs(value - published.value) <= (ci95 ?? 0) + (published.ci95 ?? 0);
+}
+
+/** Compares a result with a published number: the record of both, and their {@linkcode agreement}. */
 export function compareWithPublished(
   result: Pick<ConfidenceInterval, "mean" | "ci95">,
   published: PublishedNumber,
 ): Comparison {
-  const slack = result.ci95 + (published.ci95 ?? 0);
   return {
     ours: result.mean,
     ci95: result.ci95,
     published: published.value,
     publishedCi95: published.ci95,
-    within: Math.abs(result.mean - published.value) <= slack,
+    within: agreement(result.mean, result.ci95, published) === true,
     source: published.source,
   };
 }

@@ -2,11 +2,13 @@
  * What every gradient-trained meta-learner shares: meta-parameters θ held as variables,
  * the meta-objective, the outer optimiser, and one `metaStep` that computes the
  * meta-gradient, stops on a non-finite loss, clips by global norm and applies the update.
- * Algorithms override `taskTerms` (and, where the meta-gradient is not the exact gradient
- * of the meta-loss, `metaGradients`).
+ * Algorithms override `taskTerms`; where the meta-gradient is not the exact gradient of the
+ * meta-loss (first-order MAML, Reptile) they build it with `directionGradients`; a learner
+ * that can run a regression meta-batch as one computation gives its `stackedInnerLoop`.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { sameShapes, stackTasks } from "../tasks/mod.ts";
 import { MetaObjective, type MetaObjectiveConfig, NonFiniteLossError } from "./objective.ts";
 import type {
   AdaptedModel,
@@ -39,6 +41,29 @@ export interface MetaGradient {
   data: tf.Scalar;
   /** Mean query accuracy (classification). */
   accuracy?: tf.Scalar;
+}
+
+/** Task i's direction d_i of a {@linkcode BaseMetaLearner.directionGradients} sum, with its terms. */
+export interface TaskDirection {
+  /** d_i, one tensor per meta-parameter. */
+  direction: tf.Tensor[];
+  /** The task's query loss, ‖φ_i − θ‖² and accuracy, for the reported J(θ). */
+  terms: TaskTerms;
+}
+
+/**
+ * A learner's inner loop over T stacked regression tasks at once (see
+ * {@linkcode BaseMetaLearner.batchedGradients}): the per-task state it adapts and the
+ * predictions made with it.
+ */
+export interface StackedInnerLoop {
+  /**
+   * The per-task state at the start of the inner loop, each tensor `[T, …]` (MAML: θ tiled
+   * over the tasks; the MetaClassifier: zero contexts); also the anchor of the proximal terms.
+   */
+  start(params: tf.Tensor[], tasks: number): tf.Tensor[];
+  /** Predictions `[T, n, outputs]` for stacked inputs `x` `[T, n, …]` and per-task `state`. */
+  predict(params: tf.Tensor[], state: tf.Tensor[], x: tf.Tensor): tf.Tensor;
 }
 
 /** An objective given either as an object or as plain options merged over a learner's defaults. */
@@ -139,12 +164,113 @@ export abstract class BaseMetaLearner implements MetaLearner {
 
   /**
    * The meta-gradient ∇_θ J(θ): the exact gradient of `metaLossTerms` (for MAML this
-   * differentiates through the inner loop: second order), computed task by task
-   * ({@linkcode taskByTaskGradients}) so that memory holds one task's graph, not the
-   * meta-batch's. Call inside `tf.tidy`.
+   * differentiates through the inner loop: second order). One batched computation when
+   * {@linkcode canBatch} says so, else task by task ({@linkcode taskByTaskGradients}) so
+   * that memory holds one task's graph, not the meta-batch's. Call inside `tf.tidy`.
    */
   metaGradients(tasks: Episode[]): MetaGradient {
+    if (this.canBatch(tasks)) return this.batchedGradients(tasks);
     return tasks.length > 1 ? this.taskByTaskGradients(tasks) : this.wholeBatchGradients(tasks);
+  }
+
+  /**
+   * Whether {@linkcode metaGradients} runs this meta-batch as one batched computation: the
+   * learner has a {@linkcode stackedInnerLoop}, and the meta-batch is regression tasks (≥ 2)
+   * of equal shapes. The one test of "can run tasks batched", for every learner.
+   */
+  canBatch(tasks: Episode[]): boolean {
+    return this.kind === "regression" && tasks.length > 1 &&
+      this.stackedInnerLoop() !== undefined && sameShapes(tasks);
+  }
+
+  /**
+   * The learner's inner loop over stacked tasks, when it has one and it is switched on
+   * (default: none; MAML and the MetaClassifier give one for per-example models).
+   */
+  protected stackedInnerLoop(): StackedInnerLoop | undefined {
+    return undefined;
+  }
+
+  /**
+   * ∇_θ J(θ) with all tasks stacked (`lib/tasks`' `stackTasks`) and the inner loop run on
+   * all of them at once ({@linkcode stackedInnerLoop}); regression (MSE) only. Tasks are
+   * independent, so the gradient of the summed support loss with respect to the stacked
+   * state is every task's own inner gradient at once: the same J and ∇J as task by task.
+   */
+  batchedGradients(tasks: Episode[]): MetaGradient {
+    const loop = this.stackedInnerLoop();
+    if (!loop || this.kind !== "regression") {
+      throw new Error(
+        `${this.name}.batchedGradients: needs a regression learner with a batched inner loop ` +
+          `(kind "${this.kind}", batched inner loop ${loop ? "present" : "absent"})`,
+      );
+    }
+    const c = this.objective.config;
+    const count = tasks.length;
+    const batch = stackTasks(tasks);
+    const targets = (y: tf.Tensor) => tf.reshape(y, [count, y.shape[1]!, -1]);
+    const [xs, ys] = [batch.support.x, targets(batch.support.y)];
+    const [xq, yq] = [batch.query.x, targets(batch.query.y)];
+    const perTaskMse = (params: tf.Tensor[], state: tf.Tensor[], x: tf.Tensor, y: tf.Tensor) =>
+      tf.mean(tf.square(tf.sub(loop.predict(params, state, x), y)), [1, 2]);
+    const perTaskDistance = (a: tf.Tensor[], b: tf.Tensor[]) =>
+      tf.addN(
+        a.map((p, i) => tf.sum(tf.square(tf.sub(p, b[i])), p.shape.slice(1).map((_, k) => k + 1))),
+      );
+    let data: tf.Scalar | undefined;
+    const f = (...params: tf.Tensor[]) => {
+      const start = loop.start(params, count);
+      let state = start;
+      for (let s = 0; s < c.innerSteps; s++) {
+        const g = tf.grads((...current: tf.Tensor[]) => {
+          let l = tf.sum(perTaskMse(params, current, xs, ys));
+          if (c.innerProximal > 0) {
+            l = tf.add(l, tf.mul(c.innerProximal / 2, tf.sum(perTaskDistance(current, start))));
+          }
+          return l;
+        })(state);
+        state = state.map((p, i) => tf.sub(p, tf.mul(c.innerLr, g[i])));
+      }
+      const losses = tf.unstack(perTaskMse(params, state, xq, yq)) as tf.Scalar[];
+      const distances = tf.unstack(perTaskDistance(state, start)) as tf.Scalar[];
+      const terms = this.objective.combine(this.regularised(params), losses, distances);
+      data = tf.keep(terms.data);
+      return terms.total;
+    };
+    const { value, grads } = tf.valueAndGrads(f)(this.params);
+    return { grads, total: value as tf.Scalar, data: data! };
+  }
+
+  /**
+   * A meta-gradient that is a sum of per-task directions, not the gradient of J:
+   * g = w Σ_i d_i + 2λ_l2 θ (w = 1/n for the mean, 1 for the sum), with d_i from
+   * `direction` (first-order MAML: ∇_φ L(φ_i; D'_i); Reptile: θ − φ_i). The values reported
+   * (J, the data term, accuracy) are `combine`'s of the tasks' terms. The L2 gradient is
+   * taken on every meta-parameter (the learners using this regularise all of θ).
+   */
+  protected directionGradients(
+    tasks: Episode[],
+    direction: (theta: tf.Tensor[], task: Episode) => TaskDirection,
+  ): MetaGradient {
+    const theta = this.params as tf.Tensor[];
+    const weight = this.objective.config.reduction === "mean" ? 1 / tasks.length : 1;
+    let sum: tf.Tensor[] = theta.map((p) => tf.zerosLike(p));
+    const losses: tf.Scalar[] = [];
+    const distances: tf.Scalar[] = [];
+    const accuracies: tf.Scalar[] = [];
+    for (const task of tasks) {
+      const { direction: d, terms: t } = direction(theta, task);
+      losses.push(t.loss);
+      if (t.proximal) distances.push(t.proximal);
+      if (t.accuracy) accuracies.push(t.accuracy);
+      sum = sum.map((s, i) => tf.add(s, tf.mul(weight, d[i])));
+    }
+    const terms = this.objective.combine(this.regularised(theta), losses, distances, accuracies);
+    // A direction may keep its accuracy out of a gradient scope; `combine` has their mean.
+    tf.dispose(accuracies);
+    const l2 = this.objective.config.l2;
+    const grads = l2 > 0 ? sum.map((s, i) => tf.add(s, tf.mul(2 * l2, theta[i]))) : sum;
+    return { grads, total: terms.total, data: terms.data, accuracy: terms.accuracy };
   }
 
   /**
@@ -282,14 +408,4 @@ export abstract class BaseMetaLearner implements MetaLearner {
     this.optimizer.dispose();
     tf.dispose(this.params);
   }
-}
-
-/**
- * Whether every episode's support and query sets have the same shapes as the first's: the
- * condition for stacking a meta-batch into one batched computation.
- */
-export function sameShapes(tasks: Episode[]): boolean {
-  const key = (t: Episode) =>
-    [t.support.x.shape, t.support.y.shape, t.query.x.shape, t.query.y.shape].join("|");
-  return tasks.every((t) => key(t) === key(tasks[0]));
 }

@@ -4,7 +4,7 @@
  * The meta-gradient is exact (second order, through the inner loop's gradients) unless
  * `firstOrder` is set (FOMAML: dφ/dθ ≈ I, so ∇_θ ≈ ∇_φ L(φ; D')).
  * When the model has `applyBatched` and the tasks are regression tasks of equal shapes (the
- * sinusoid case), all tasks of a meta-batch run as one batched computation.
+ * sinusoid case), all tasks of a meta-batch run as one batched computation (`canBatch`).
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -14,7 +14,8 @@ import {
   type MetaGradient,
   type ObjectiveInput,
   resolveObjective,
-  sameShapes,
+  type StackedInnerLoop,
+  type TaskDirection,
   type TaskTerms,
 } from "./base.ts";
 import { adaptedQueryTerms, innerLoop, parametricAdapted } from "./inner_loop.ts";
@@ -122,86 +123,39 @@ export class Maml extends BaseMetaLearner {
     });
   }
 
-  /** Meta-gradient: batched, first-order, or exact second-order (see module docs). */
+  /** Meta-gradient: first-order, or exact second-order (batched when it can be; see module docs). */
   override metaGradients(tasks: Episode[]): MetaGradient {
-    if (this.firstOrder) return this.firstOrderGradients(tasks);
-    if (this.canBatch(tasks)) return this.batchedGradients(tasks);
-    return super.metaGradients(tasks);
+    return this.firstOrder ? this.firstOrderGradients(tasks) : super.metaGradients(tasks);
   }
 
-  /** True when the meta-batch can run as one batched computation. */
-  protected canBatch(tasks: Episode[]): boolean {
-    if (!this.batched || this.kind !== "regression" || !batchedApply(this.model)) return false;
-    if (this.adaptFrom !== 0) return false;
-    return sameShapes(tasks);
+  /**
+   * All tasks as one computation with θ tiled to `[T, ...]`, through the model's
+   * `applyBatched`: for exact (second-order) MAML adapting every parameter, when enabled.
+   */
+  protected override stackedInnerLoop(): StackedInnerLoop | undefined {
+    const apply = batchedApply(this.model);
+    if (!this.batched || this.firstOrder || this.adaptFrom !== 0 || !apply) return undefined;
+    return {
+      start: (theta, tasks) =>
+        theta.map((p) => tf.tile(tf.expandDims(p, 0), [tasks, ...p.shape.map(() => 1)])),
+      predict: (_theta, phi, x) => apply(phi, x),
+    };
   }
 
   /** FOMAML: Σ_i ∇_φ L(φ_i; D'_i) with φ_i computed without recording, plus ∇ of λ‖θ‖². */
   protected firstOrderGradients(tasks: Episode[]): MetaGradient {
-    const theta = this.params as tf.Tensor[];
-    const weight = this.objective.config.reduction === "mean" ? 1 / tasks.length : 1;
-    let sum: tf.Tensor[] = theta.map((p) => tf.zerosLike(p));
-    const losses: tf.Scalar[] = [];
-    const distances: tf.Scalar[] = [];
-    const accs: tf.Scalar[] = [];
-    for (const task of tasks) {
+    // Under dφ/dθ ≈ I the outer proximal term ‖φ − θ‖² has zero gradient; it is still reported.
+    return this.directionGradients(tasks, (theta, task): TaskDirection => {
       const phi = this.adaptParams(theta, task.support);
+      let accuracy: tf.Scalar | undefined;
       const { value, grads } = tf.valueAndGrads((...p: tf.Tensor[]) => {
         const t = this.queryTerms(theta, p, task);
-        if (t.accuracy) accs.push(tf.keep(t.accuracy));
+        if (t.accuracy) accuracy = tf.keep(t.accuracy);
         return t.loss;
       })(phi);
-      losses.push(value as tf.Scalar);
-      distances.push(squaredDistance(phi.slice(this.adaptFrom), theta.slice(this.adaptFrom)));
-      sum = sum.map((s, i) => tf.add(s, tf.mul(weight, grads[i])));
-    }
-    // Under dφ/dθ ≈ I the outer proximal term ‖φ − θ‖² has zero gradient; it is still reported.
-    const terms = this.objective.combine(this.regularised(theta), losses, distances, accs);
-    tf.dispose(accs); // kept above to escape valueAndGrads' scope; their mean is in `terms`
-    const l2 = this.objective.config.l2;
-    const grads = l2 > 0 ? sum.map((s, i) => tf.add(s, tf.mul(2 * l2, theta[i]))) : sum;
-    return { grads, total: terms.total, data: terms.data, accuracy: terms.accuracy };
-  }
-
-  /** All tasks as one computation with parameters tiled to `[T, ...]` (regression). */
-  protected batchedGradients(tasks: Episode[]): MetaGradient {
-    const c = this.objective.config;
-    const T = tasks.length;
-    const xs = tf.stack(tasks.map((t) => t.support.x));
-    const ys = tf.stack(tasks.map((t) => t.support.y.reshape([t.support.y.shape[0], -1])));
-    const xq = tf.stack(tasks.map((t) => t.query.x));
-    const yq = tf.stack(tasks.map((t) => t.query.y.reshape([t.query.y.shape[0], -1])));
-    const apply = batchedApply(this.model)!;
-    const perTaskMse = (phi: tf.Tensor[], x: tf.Tensor, y: tf.Tensor) =>
-      tf.mean(tf.square(tf.sub(apply(phi, x), y)), [1, 2]);
-    const perTaskDistance = (a: tf.Tensor[], b: tf.Tensor[]) =>
-      tf.addN(
-        a.map((p, i) => tf.sum(tf.square(tf.sub(p, b[i])), p.shape.slice(1).map((_, k) => k + 1))),
-      );
-    let data: tf.Scalar | undefined;
-    const f = (...theta: tf.Tensor[]) => {
-      const tiled = theta.map((p) => tf.tile(tf.expandDims(p, 0), [T, ...p.shape.map(() => 1)]));
-      let phi = tiled;
-      for (let s = 0; s < c.innerSteps; s++) {
-        // Tasks are independent, so the gradient of the summed loss w.r.t. the tiled copy
-        // of task t is exactly task t's own gradient.
-        const g = tf.grads((...p: tf.Tensor[]) => {
-          let l = tf.sum(perTaskMse(p, xs, ys));
-          if (c.innerProximal > 0) {
-            l = tf.add(l, tf.mul(c.innerProximal / 2, tf.sum(perTaskDistance(p, tiled))));
-          }
-          return l;
-        })(phi);
-        phi = phi.map((p, i) => tf.sub(p, tf.mul(c.innerLr, g[i])));
-      }
-      const losses = tf.unstack(perTaskMse(phi, xq, yq)) as tf.Scalar[];
-      const distances = tf.unstack(perTaskDistance(phi, tiled)) as tf.Scalar[];
-      const terms = this.objective.combine(this.regularised(theta), losses, distances);
-      data = tf.keep(terms.data);
-      return terms.total;
-    };
-    const { value, grads } = tf.valueAndGrads(f)(this.params);
-    return { grads, total: value as tf.Scalar, data: data! };
+      const proximal = squaredDistance(phi.slice(this.adaptFrom), theta.slice(this.adaptFrom));
+      return { direction: grads, terms: { loss: value as tf.Scalar, proximal, accuracy } };
+    });
   }
 
   /** Adapts θ to a support set with `steps` SGD steps (default: the training value). */

@@ -7,7 +7,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { TaskTerms } from "./base.ts";
-import { accuracy, constantMax, exp2 } from "./losses.ts";
+import { negativeLogLikelihood, softmax } from "../models/mod.ts";
+import { accuracy } from "./losses.ts";
 import { countWays, MetricLearner, type MetricLearnerOptions } from "./protonet.ts";
 import type { AdaptedModel, Episode, FunctionalModel, LabelledSet } from "./types.ts";
 
@@ -32,9 +33,7 @@ export function matchingLogProbs(
       tf.div(e, tf.sqrt(tf.add(tf.sum(tf.square(e), 1, true), EPS)));
     const cos = tf.matMul(normalise(queryEmb), normalise(supportEmb), false, true); // [m, n]
     const logits = tf.mul(scale, cos);
-    const z = tf.sub(logits, constantMax(logits, 1));
-    const e = exp2(z);
-    const attention = tf.div(e, tf.sum(e, 1, true));
+    const attention = softmax(logits); // over the support examples
     const oneHot = tf.oneHot(tf.cast(supportLabels, "int32").reshape([-1]), ways).toFloat();
     return tf.log(tf.add(tf.matMul(attention, oneHot), EPS)) as tf.Tensor2D;
   });
@@ -62,9 +61,10 @@ export class MatchingNet extends MetricLearner {
       ways,
       this.scale,
     );
-    const oneHot = tf.oneHot(tf.cast(task.query.y, "int32").reshape([-1]), ways).toFloat();
-    const loss = tf.neg(tf.mean(tf.sum(tf.mul(oneHot, logProbs), 1))) as tf.Scalar;
-    return { loss, accuracy: accuracy(logProbs, task.query.y) };
+    return {
+      loss: negativeLogLikelihood(logProbs, task.query.y),
+      accuracy: accuracy(logProbs, task.query.y),
+    };
   }
 
   /** Embeds the support set once; `predict` returns log-probabilities. */

@@ -23,10 +23,9 @@ import { torchDefaultUniform } from "../models/mod.ts";
 import type { Rng } from "../random/mod.ts";
 import {
   BaseMetaLearner,
-  type MetaGradient,
   type ObjectiveInput,
   resolveObjective,
-  sameShapes,
+  type StackedInnerLoop,
   type TaskTerms,
 } from "./base.ts";
 import { accuracy, squaredNorm, taskLoss } from "./losses.ts";
@@ -175,52 +174,21 @@ export class MetaClassifier extends BaseMetaLearner {
     });
   }
 
-  /** Meta-gradient: batched for regression meta-batches of a per-example base, else task by task. */
-  override metaGradients(tasks: Episode[]): MetaGradient {
-    return this.canBatch(tasks) ? this.batchedGradients(tasks) : super.metaGradients(tasks);
-  }
-
-  /** True when the meta-batch can run as one batched computation. */
-  canBatch(tasks: Episode[]): boolean {
-    if (!this.batched || this.kind !== "regression" || !this.base.perExample) return false;
-    return tasks.length > 1 && sameShapes(tasks);
-  }
-
   /**
-   * All tasks as one computation. The contexts `C` `[T, contextSize]` are the only per-task
-   * state, and task t's loss depends on row t alone, so the gradient of the summed support
-   * loss with respect to `C` is every task's own inner gradient at once.
+   * A regression meta-batch as one computation (`canBatch`, `batchedGradients`), for a
+   * per-example base: the contexts `C` `[T, contextSize]` are the only per-task state, and
+   * task t's loss depends on row t alone.
    */
-  protected batchedGradients(tasks: Episode[]): MetaGradient {
-    const c = this.objective.config;
-    const k = tasks[0].support.x.shape[0];
-    const q = tasks[0].query.x.shape[0];
-    const xs = tf.concat(tasks.map((t) => t.support.x));
-    const ys = tf.stack(tasks.map((t) => t.support.y.reshape([k, -1])));
-    const xq = tf.concat(tasks.map((t) => t.query.x));
-    const yq = tf.stack(tasks.map((t) => t.query.y.reshape([q, -1])));
-    const perTaskMse = (params: tf.Tensor[], contexts: tf.Tensor, x: tf.Tensor, y: tf.Tensor) =>
-      tf.mean(tf.square(tf.sub(this.forwardBatched(params, contexts, x, y.shape[1]!), y)), [1, 2]);
-    let data: tf.Scalar | undefined;
-    const f = (...params: tf.Tensor[]) => {
-      let contexts: tf.Tensor = tf.zeros([tasks.length, this.contextSize]);
-      for (let s = 0; s < c.innerSteps; s++) {
-        const [g] = tf.grads((ctx: tf.Tensor) => {
-          const l = tf.sum(perTaskMse(params, ctx, xs, ys));
-          return c.innerProximal > 0
-            ? tf.add(l, tf.mul(c.innerProximal / 2, tf.sum(tf.square(ctx))))
-            : l;
-        })([contexts]);
-        contexts = tf.sub(contexts, tf.mul(c.innerLr, g));
-      }
-      const losses = tf.unstack(perTaskMse(params, contexts, xq, yq)) as tf.Scalar[];
-      const distances = tf.unstack(tf.sum(tf.square(contexts), 1)) as tf.Scalar[];
-      const terms = this.objective.combine(this.regularised(params), losses, distances);
-      data = tf.keep(terms.data);
-      return terms.total;
+  protected override stackedInnerLoop(): StackedInnerLoop | undefined {
+    if (!this.batched || !this.base.perExample) return undefined;
+    return {
+      start: (_params, tasks) => [tf.zeros([tasks, this.contextSize])],
+      predict: (params, [contexts], x) => {
+        const [tasks, n] = x.shape;
+        const flat = tf.reshape(x, [tasks * n!, ...x.shape.slice(2)]);
+        return this.forwardBatched(params, contexts, flat, n!);
+      },
     };
-    const { value, grads } = tf.valueAndGrads(f)(this.params);
-    return { grads, total: value as tf.Scalar, data: data! };
   }
 
   /** Infers the task context from a support set: `steps` gradient steps from c = 0. */

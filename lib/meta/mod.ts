@@ -25,17 +25,8 @@ export {
   type MetaObjectiveConfig,
   NonFiniteLossError,
 } from "./objective.ts";
-export {
-  accuracy,
-  constantMax,
-  crossEntropy,
-  exp2,
-  logSoftmax,
-  mseLoss,
-  squaredDistance,
-  squaredNorm,
-  taskLoss,
-} from "./losses.ts";
+// Cross-entropy and MSE are `lib/models`' (softmaxCrossEntropy, meanSquaredError).
+export { accuracy, squaredDistance, squaredNorm, taskLoss } from "./losses.ts";
 export {
   BaseMetaLearner,
   globalNorm,
@@ -62,7 +53,6 @@ export {
 export { matchingLogProbs, MatchingNet, type MatchingNetOptions } from "./matching.ts";
 export { MetaClassifier, type MetaClassifierOptions } from "./meta_classifier.ts";
 export {
-  disposeEpisodes,
   metaTrain,
   type MetaTrainOptions,
   taskSampler,

@@ -8,7 +8,8 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../random/mod.ts";
 import { BaseMetaLearner, type ObjectiveInput, resolveObjective, type TaskTerms } from "./base.ts";
-import { accuracy, crossEntropy } from "./losses.ts";
+import { softmaxCrossEntropy } from "../models/mod.ts";
+import { accuracy } from "./losses.ts";
 import type { AdaptedModel, Episode, FunctionalModel, LabelledSet } from "./types.ts";
 
 /** Options of metric-based learners ({@linkcode ProtoNet}, `MatchingNet`). */
@@ -96,7 +97,10 @@ export class ProtoNet extends MetricLearner {
   /** Cross-entropy of the queries against the prototypes. */
   taskTerms(params: tf.Tensor[], task: Episode): TaskTerms {
     const logits = this.logits(params, task.support, task.query.x);
-    return { loss: crossEntropy(logits, task.query.y), accuracy: accuracy(logits, task.query.y) };
+    return {
+      loss: softmaxCrossEntropy(logits, task.query.y),
+      accuracy: accuracy(logits, task.query.y),
+    };
   }
 
   /** Computes the prototypes once; `predict` embeds new inputs and scores them. */

@@ -16,7 +16,6 @@ import {
   type TaskTerms,
 } from "./base.ts";
 import { adaptedQueryTerms, innerLoop, parametricAdapted } from "./inner_loop.ts";
-import { accuracy, squaredDistance, taskLoss } from "./losses.ts";
 import type {
   AdaptedModel,
   AdaptOptions,
@@ -76,37 +75,27 @@ export class Reptile extends BaseMetaLearner {
 
   /** Query loss after adaptation (what Reptile's update indirectly lowers). */
   taskTerms(params: tf.Tensor[], task: Episode): TaskTerms {
-    const phi = this.adaptParams(params, task.support);
+    return this.#queryTerms(params, this.adaptParams(params, task.support), task);
+  }
+
+  /** Query loss, accuracy and ‖φ − θ‖² of adapted parameters φ. */
+  #queryTerms(theta: tf.Tensor[], phi: tf.Tensor[], task: Episode): TaskTerms {
     return adaptedQueryTerms(this.model, this.kind, phi, task, {
       training: this.training,
       adapted: phi,
-      anchor: params,
+      anchor: theta,
     });
   }
 
   /** The Reptile pseudo-gradient (see module docs); the reported loss is the query loss. */
   override metaGradients(tasks: Episode[]): MetaGradient {
-    const theta = this.params as tf.Tensor[];
-    const weight = this.objective.config.reduction === "mean" ? 1 / tasks.length : 1;
-    let sum = theta.map((p) => tf.zerosLike(p));
-    const losses: tf.Scalar[] = [];
-    const distances: tf.Scalar[] = [];
-    const accs: tf.Scalar[] = [];
-    for (const task of tasks) {
+    return this.directionGradients(tasks, (theta, task) => {
       const phi = this.adaptParams(theta, task.support);
-      const out = this.model.apply(phi, task.query.x, {
-        training: this.training,
-        firstOrderOnly: true,
-      });
-      losses.push(taskLoss(this.kind, out, task.query.y));
-      if (this.kind === "classification") accs.push(accuracy(out, task.query.y));
-      distances.push(squaredDistance(phi, theta));
-      sum = sum.map((s, i) => tf.add(s, tf.mul(weight, tf.sub(theta[i], phi[i]))));
-    }
-    const terms = this.objective.combine(theta, losses, distances, accs);
-    const l2 = this.objective.config.l2;
-    const grads = l2 > 0 ? sum.map((s, i) => tf.add(s, tf.mul(2 * l2, theta[i]))) : sum;
-    return { grads, total: terms.total, data: terms.data, accuracy: terms.accuracy };
+      return {
+        direction: theta.map((p, i) => tf.sub(p, phi[i])),
+        terms: this.#queryTerms(theta, phi, task),
+      };
+    });
   }
 
   /** Adapts θ with the inner loop. */

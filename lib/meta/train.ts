@@ -2,8 +2,8 @@
  * The generic meta-training loop: sample a meta-batch, take one meta-step, record, report.
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../random/mod.ts";
+import { disposeTask } from "../tasks/mod.ts";
 import { setLearningRate } from "./base.ts";
 import type { Episode, MetaLearner, StepStats, TaskSampler } from "./types.ts";
 
@@ -11,7 +11,7 @@ import type { Episode, MetaLearner, StepStats, TaskSampler } from "./types.ts";
 export interface MetaTrainOptions {
   /** Number of meta-steps. */
   steps: number;
-  /** Tasks per meta-step (default: the learner's objective's `metaBatchSize`, else 4). */
+  /** Tasks per meta-step (default: the learner's objective's `metaBatchSize`). */
   metaBatchSize?: number;
   /** Called after every `reportEvery`-th step and after the last one (may be async, e.g. to redraw a plot). */
   onStep?: (stats: StepStats, history: TrainingHistory) => void | Promise<void>;
@@ -41,11 +41,6 @@ export interface TrainingHistory {
   wallMs: number;
 }
 
-/** Frees every tensor of a list of episodes. */
-export function disposeEpisodes(tasks: Episode[]): void {
-  for (const t of tasks) tf.dispose([t.support.x, t.support.y, t.query.x, t.query.y]);
-}
-
 /**
  * Meta-trains `learner` on tasks from `sampler` for `options.steps` meta-steps and returns
  * the history. A NaN or infinite loss throws `NonFiniteLossError` naming the step, before
@@ -71,12 +66,10 @@ export async function metaTrain(
   if (!Number.isInteger(reportEvery) || reportEvery < 1) {
     throw new RangeError(`metaTrain: reportEvery must be an integer ≥ 1, got ${reportEvery}`);
   }
-  const objective = (learner as { objective?: { config: { metaBatchSize: number } } }).objective;
-  const batch = options.metaBatchSize ?? objective?.config.metaBatchSize ?? 4;
+  const batch = options.metaBatchSize ?? learner.objective.config.metaBatchSize;
   if (!Number.isInteger(batch) || batch < 1) {
     throw new RangeError(`metaTrain: metaBatchSize must be an integer ≥ 1, got ${batch}`);
   }
-  const optimizer = (learner as { optimizer?: tf.Optimizer }).optimizer;
   const history: TrainingHistory = {
     step: [],
     loss: [],
@@ -87,13 +80,13 @@ export async function metaTrain(
   };
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) {
-    if (lrSchedule && optimizer) setLearningRate(optimizer, lrSchedule(i));
+    if (lrSchedule) setLearningRate(learner.optimizer, lrSchedule(i));
     const tasks = sampler(batch);
     let stats: StepStats;
     try {
       stats = learner.metaStep(tasks);
     } finally {
-      if (disposeTasks) disposeEpisodes(tasks);
+      if (disposeTasks) disposeTask(tasks);
     }
     history.step.push(stats.step);
     history.loss.push(stats.loss);

@@ -1,34 +1,21 @@
 /**
- * The shared vocabulary of MetaLab's meta-learners: episodes (a support set D_i and a query
- * set D'_i), the functional-model contract the learners run with explicit parameter lists,
- * and the {@linkcode MetaLearner} interface every algorithm implements.
+ * The shared vocabulary of MetaLab's meta-learners: the {@linkcode MetaLearner} interface
+ * every algorithm implements, what adaptation returns, and what a meta-step reports.
  *
- * The episode type is structural (any object with `support` and `query` tensors works, such as
- * the tasks of `lib/tasks`); models are `lib/models`' functional models.
+ * Episodes (a support set D_i and a query set D'_i) are `lib/tasks`' `Episode` and
+ * `LabelledSet`, structural types (any object with `support` and `query` tensors works);
+ * models are `lib/models`' functional models. Both are re-exported here for the learners.
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-
-/** A labelled set: inputs `x` and targets `y` (int32 class ids, or float `[n, 1]` values). */
-export interface LabelledSet {
-  /** Inputs, first dimension = examples. */
-  x: tf.Tensor;
-  /** Targets: int32 labels 0..N−1 (classification) or float `[n, 1]` (regression). */
-  y: tf.Tensor;
-}
-
-/** One task T_i: the support (training) set D_i and the query (test) set D'_i. */
-export interface Episode {
-  /** D_i: what the learner adapts on. */
-  support: LabelledSet;
-  /** D'_i: what the adapted learner is scored on. */
-  query: LabelledSet;
-}
+import type { Episode, LabelledSet } from "../tasks/mod.ts";
+import type { MetaObjective } from "./objective.ts";
 
 /** Classification (cross-entropy, accuracy) or regression (mean squared error). */
 export type TaskKind = "classification" | "regression";
 
 export type { ApplyOptions, FunctionalModel, ParamSpec } from "../models/mod.ts";
+export type { Episode, LabelledSet } from "../tasks/mod.ts";
 
 /** A model adapted to one task: predicts on new inputs of that task. Dispose when done. */
 export interface AdaptedModel {
@@ -74,6 +61,10 @@ export interface MetaLearner {
   readonly params: tf.Variable[];
   /** A readable name per meta-parameter (same order as `params`). */
   readonly paramNames: string[];
+  /** The meta-objective: its `config` gives, e.g., the meta-batch size `metaTrain` uses. */
+  readonly objective: MetaObjective;
+  /** The outer optimiser (`metaTrain` sets its learning rate for an `lrSchedule`). */
+  readonly optimizer: tf.Optimizer;
   /** Adapts to one task from its support set (no meta-gradient is recorded). */
   adapt(support: LabelledSet, options?: AdaptOptions): AdaptedModel;
   /**

@@ -4,11 +4,12 @@
  * tensors, class splits, and regression task distributions.
  * @module
  */
-export { disposeTask } from "./task.ts";
+export { disposeTask, sameShapes, stackTasks } from "./task.ts";
 export type {
   ClassificationTask,
+  Episode,
   EpisodeMeta,
-  LabelledTensors,
+  LabelledSet,
   MetaBatch,
   RegressionMeta,
   RegressionTask,
