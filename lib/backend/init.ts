@@ -15,7 +15,7 @@ import {
   setWasmPaths,
   version_wasm,
 } from "@tensorflow/tfjs-backend-wasm";
-import { ADDED_GRADIENTS, registerGradients } from "./gradients.ts";
+import { ADDED_GRADIENTS, registerGradients } from "./register_gradients.ts";
 import { registerWasmKernels } from "./register_wasm_kernels.ts";
 import { wasmBinaryDir } from "./wasm_files.ts";
 import { startThreadedWasm } from "./wasm_threads.ts";

@@ -11,7 +11,7 @@ export {
   wasmThreadsWanted,
 } from "./init.ts";
 export type { BackendChoice, BackendInfo } from "./init.ts";
-export { ADDED_GRADIENTS, registerGradients, REPLACED_GRADIENTS } from "./gradients.ts";
+export { ADDED_GRADIENTS, registerGradients, REPLACED_GRADIENTS } from "./register_gradients.ts";
 export { registerWasmKernels } from "./register_wasm_kernels.ts";
 export { wasmBinaryDir, wasmThreadedFiles } from "./wasm_files.ts";
 export type { WasmThreadedFiles } from "./wasm_files.ts";

@@ -11,15 +11,8 @@ export type Info = tf.TensorInfo;
 /** tfjs's `BackendWasm`, used through the methods its own kernels use (not exported typed). */
 // deno-lint-ignore no-explicit-any
 export type AnyBackend = any;
-/** Explicit NHWC padding, as tfjs's conv ops accept it. */
-export type ExplicitPadding = [
-  [number, number],
-  [number, number],
-  [number, number],
-  [number, number],
-];
-/** A conv or pool padding. */
-export type Pad = "valid" | "same" | number | ExplicitPadding;
+/** A conv or pool padding, as tfjs's conv ops accept it. */
+export type Pad = "valid" | "same" | number | tf.backend_util.ExplicitPadding;
 /** How tfjs rounds an output size that does not come out whole. */
 export type Rounding = "floor" | "round" | "ceil";
 

@@ -1,0 +1,23 @@
+/**
+ * `Sigmoid`'s gradient, `dy·σ(x)·(1 − σ(x))`. Replaces tfjs's gradient, which reads the op's saved
+ * *output*: tfjs records it on the tape before the op's own node, so an outer `tf.grads` finds no
+ * path through it ("Cannot compute gradient of y=f(x)"). This one recomputes the output from the
+ * saved input (one cheap extra op), so it differentiates again.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** The gradient's registration entry. */
+export const sigmoidGradConfig: tf.GradConfig = {
+  kernelName: "Sigmoid",
+  inputsToSave: ["x"],
+  gradFunc: (dy, saved) => {
+    const [x] = saved;
+    return {
+      x: () => {
+        const y = tf.sigmoid(x);
+        return tf.mul(dy as tf.Tensor, tf.mul(y, tf.sub(1, y)));
+      },
+    };
+  },
+};
