@@ -9,6 +9,7 @@ import { Rng } from "../lib/random/mod.ts";
 import { Maml, metaTrain, taskSampler } from "../lib/meta/mod.ts";
 import type { AdaptedModel, LabelledSet } from "../lib/meta/mod.ts";
 import {
+  agreement,
   compareWithPublished,
   confidenceInterval,
   describeHeavyTail,
@@ -57,6 +58,26 @@ Deno.test("compareWithPublished: within when the 95% intervals overlap", () => {
   );
   assert.equal(compareWithPublished({ mean: 0.95, ci95: 0.01 }, p).within, false);
   assert.ok(PUBLISHED["sinusoid/k5/maml/10"].value === 0.35);
+});
+
+Deno.test("agreement: the 95% intervals overlap (a missing half-width is 0); null without a published number", () => {
+  const finn = PUBLISHED["omniglot/5w1s/maml"]; // 0.987 ± 0.004
+  // |0.98 − 0.987| = 0.007: within 0.004 + 0.004, not within 0.002 + 0.004.
+  assert.equal(agreement(0.98, 0.004, finn), true);
+  assert.equal(agreement(0.98, 0.002, finn), false);
+  // No half-width of ours: only the paper's interval counts.
+  assert.equal(agreement(0.985, undefined, finn), true);
+  assert.equal(agreement(0.98, undefined, finn), false);
+  // Neither gives one (Snell et al.): the values must be equal.
+  const snell = PUBLISHED["omniglot/5w1s/protonet"];
+  assert.equal(snell.ci95, undefined);
+  assert.equal(agreement(snell.value, undefined, snell), true);
+  assert.equal(agreement(snell.value + 1e-3, undefined, snell), false);
+  assert.equal(agreement(0.5, 0.1, undefined), null);
+  // compareWithPublished reports the same verdict.
+  for (const [mean, ci95] of [[0.98, 0.004], [0.98, 0.002], [0.99, 0]]) {
+    assert.equal(compareWithPublished({ mean, ci95 }, finn).within, agreement(mean, ci95, finn));
+  }
 });
 
 Deno.test("evaluate: one value per episode, accuracy of a perfect and a constant learner", () => {

@@ -4,9 +4,17 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { initBackend } from "../lib/backend/mod.ts";
-import { expFromInput, mlp } from "../lib/models/mod.ts";
+import { expFromInput, meanSquaredError, mlp } from "../lib/models/mod.ts";
 import { Rng } from "../lib/random/mod.ts";
-import { BaseMetaLearner, Maml, MetaClassifier, MetaSgd } from "../lib/meta/mod.ts";
+import {
+  Anil,
+  BaseMetaLearner,
+  innerLoop,
+  Maml,
+  MetaClassifier,
+  MetaSgd,
+  Reptile,
+} from "../lib/meta/mod.ts";
 import { disposeTask } from "../lib/tasks/mod.ts";
 import type { Episode, MetaGradient } from "../lib/meta/mod.ts";
 import { assertAllClose } from "../lib/testing/mod.ts";
@@ -108,6 +116,7 @@ Deno.test("batched sinusoid meta-gradient equals the per-task one", () => {
     batched: false,
   });
   const tasks = sineTasks(new Rng(2), 6, 10);
+  assert.ok(batched.canBatch(tasks) && !looped.canBatch(tasks));
   const a = gradientsOf(batched, tasks);
   const b = gradientsOf(looped, tasks);
   assertAllClose(a.total, b.total, { rtol: 1e-4, label: "meta-loss" });
@@ -214,4 +223,86 @@ Deno.test("MetaClassifier: the batched meta-gradient equals the task-by-task one
   disposeTask(tasks);
   batched.dispose();
   looped.dispose();
+});
+
+Deno.test("first-order MAML and Reptile: mean_i ∇_φ L(φ_i; D'_i) and mean_i (θ − φ_i), plus 2λθ", () => {
+  const model = smoothMlp([1, 8, 1]);
+  const objective = { innerSteps: 2, innerLr: 0.05, l2: 1e-2 };
+  const fo = new Maml(model, { rng: new Rng(13), kind: "regression", objective, firstOrder: true });
+  const reptile = new Reptile(model, { rng: new Rng(13), kind: "regression", objective });
+  const tasks = sineTasks(new Rng(12), 3);
+  const queryLoss = (p: tf.Tensor[], task: Episode) =>
+    meanSquaredError(model.apply(p, task.query.x), task.query.y);
+  // The definitions, written out: φ_i from θ by the inner loop, d_i per task, their mean.
+  const expected = (
+    learner: BaseMetaLearner,
+    direction: (theta: tf.Tensor[], phi: tf.Tensor[], task: Episode) => tf.Tensor[],
+  ) =>
+    tf.tidy(() => {
+      const theta = learner.params as tf.Tensor[];
+      let sum = theta.map((t) => tf.zerosLike(t));
+      let data = 0;
+      for (const task of tasks) {
+        const phi = innerLoop(model, "regression", theta, task.support, { steps: 2, lr: 0.05 });
+        const d = direction(theta, phi, task);
+        sum = sum.map((s, i) => tf.add(s, tf.div(d[i], tasks.length)));
+        data += queryLoss(phi, task).dataSync()[0] / tasks.length;
+      }
+      return { grads: sum.map((s, i) => tf.add(s, tf.mul(2 * 1e-2, theta[i]))), data };
+    });
+  const cases = [
+    {
+      learner: fo,
+      direction: (_: tf.Tensor[], phi: tf.Tensor[], task: Episode) =>
+        tf.grads((...p: tf.Tensor[]) => queryLoss(p, task))(phi),
+    },
+    {
+      learner: reptile,
+      direction: (theta: tf.Tensor[], phi: tf.Tensor[]) => theta.map((t, i) => tf.sub(t, phi[i])),
+    },
+  ];
+  for (const { learner, direction } of cases) {
+    const want = expected(learner, direction);
+    const got = gradientsOf(learner, tasks);
+    assert.equal(learner.canBatch(tasks), false, `${learner.name} has no batched path`);
+    assertAllClose(got.data, want.data, { rtol: 1e-5, label: `${learner.name}: data term` });
+    got.grads.forEach((g, i) =>
+      assertAllClose(g, want.grads[i], {
+        rtol: 1e-4,
+        atol: 1e-6,
+        label: `${learner.name}: ${learner.paramNames[i]}`,
+      })
+    );
+    disposeGradient(got);
+    tf.dispose(want.grads);
+  }
+  disposeTask(tasks);
+  fo.dispose();
+  reptile.dispose();
+});
+
+Deno.test("canBatch is the one test of the batched path: regression, ≥ 2 tasks of equal shapes, a batched inner loop", () => {
+  const objective = { innerSteps: 1, innerLr: 0.01 };
+  const regression = { rng: new Rng(1), kind: "regression" as const, objective };
+  const maml = new Maml(mlp([1, 8, 1]), regression);
+  const anil = new Anil(mlp([1, 8, 1]), regression);
+  const classifier = new Maml(mlp([1, 8, 1]), { rng: new Rng(1), objective });
+  const tasks = sineTasks(new Rng(3), 3, 5);
+  const uneven = [...sineTasks(new Rng(4), 1, 5), ...sineTasks(new Rng(5), 1, 6)];
+  assert.equal(maml.canBatch(tasks), true);
+  assert.equal(maml.canBatch(tasks.slice(0, 1)), false, "one task");
+  assert.equal(maml.canBatch(uneven), false, "tasks of different sizes");
+  assert.equal(anil.canBatch(tasks), false, "ANIL adapts only the head");
+  assert.equal(classifier.canBatch(tasks), false, "classification");
+  // The path refuses what canBatch refuses, saying why.
+  assert.throws(
+    () => classifier.batchedGradients(tasks),
+    /maml\.batchedGradients: needs a regression learner with a batched inner loop \(kind "classification"/,
+  );
+  assert.throws(
+    () => tf.tidy(() => maml.batchedGradients(uneven).total),
+    /stackTasks: episodes must have equal shapes; episode 0 has support x \[5,1\].*episode 1 has support x \[6,1\]/,
+  );
+  disposeTask([...tasks, ...uneven]);
+  [maml, anil, classifier].forEach((l) => l.dispose());
 });

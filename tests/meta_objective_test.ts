@@ -4,9 +4,21 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { initBackend } from "../lib/backend/mod.ts";
-import { meanSquaredError, mlp } from "../lib/models/mod.ts";
+import {
+  meanSquaredError,
+  mlp,
+  negativeLogLikelihood,
+  softmaxCrossEntropy,
+} from "../lib/models/mod.ts";
 import { Rng } from "../lib/random/mod.ts";
-import { innerLoop, Maml, MetaObjective, metaTrain, NonFiniteLossError } from "../lib/meta/mod.ts";
+import {
+  innerLoop,
+  Maml,
+  MetaObjective,
+  metaTrain,
+  NonFiniteLossError,
+  taskLoss,
+} from "../lib/meta/mod.ts";
 import { disposeTask, type Episode } from "../lib/tasks/mod.ts";
 import { loadParams, saveLearner } from "../lib/io/mod.ts";
 import { assertAllClose } from "../lib/testing/mod.ts";
@@ -166,4 +178,33 @@ Deno.test("a NaN loss stops training with an error naming the step; the checkpoi
   tf.dispose(Object.values(loaded.tensors));
   learner.dispose();
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("task losses: cross-entropy of class ids or one-hot rows, MSE in the predictions' shape, mismatches named", () => {
+  tf.tidy(() => {
+    const logits = tf.tensor2d([[2, 0, 0], [0, 3, 0]]);
+    const ids = tf.tensor1d([0, 1], "int32");
+    const oneHot = tf.tensor2d([[1, 0, 0], [0, 1, 0]]);
+    // mean_i log(1 + 2e^{−margin_i}) with margins 2 and 3.
+    const expected = (Math.log(1 + 2 * Math.exp(-2)) + Math.log(1 + 2 * Math.exp(-3))) / 2;
+    const losses = [
+      softmaxCrossEntropy(logits, ids),
+      softmaxCrossEntropy(logits, oneHot),
+      taskLoss("classification", logits, ids),
+      negativeLogLikelihood(tf.logSoftmax(logits), ids),
+    ];
+    losses.forEach((l, i) => assertAllClose(l, expected, { rtol: 1e-5, label: `loss ${i}` }));
+    assert.throws(
+      () => softmaxCrossEntropy(logits, tf.tensor1d([0, 1, 2], "int32")),
+      /labels \[3\] do not match scores \[2,3\]: expected 2 class ids or one-hot labels \[2,3\]/,
+    );
+    const predictions = tf.tensor2d([[1], [2], [4]]);
+    const flat = tf.tensor1d([1, 1, 1]);
+    assertAllClose(meanSquaredError(predictions, flat), (0 + 1 + 9) / 3, { label: "[n] targets" });
+    assertAllClose(taskLoss("regression", predictions, flat.reshape([3, 1])), 10 / 3);
+    assert.throws(
+      () => meanSquaredError(predictions, tf.tensor1d([1, 1])),
+      /sizes differ: predictions \[3,1\], targets \[2\]/,
+    );
+  });
 });

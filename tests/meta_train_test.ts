@@ -120,3 +120,18 @@ Deno.test("metaTrain: onStep every n steps, lrSchedule applied, bad options name
   disposeTask([]);
   learner.dispose();
 });
+
+Deno.test("metaTrain: without metaBatchSize it draws the learner's objective's meta-batch size", async () => {
+  const learner = new Maml(mlp([8, 16, 5]), {
+    rng: new Rng(0),
+    objective: { metaBatchSize: 3 },
+  });
+  const drawn: number[] = [];
+  const clusters = clusterSampler(new Rng(1));
+  await metaTrain(learner, (n) => {
+    drawn.push(n);
+    return clusters(n);
+  }, { steps: 2 });
+  assert.deepEqual(drawn, [3, 3]);
+  learner.dispose();
+});

@@ -10,6 +10,8 @@ import {
   nWays,
   RegressionTaskSampler,
   remapLabels,
+  sameShapes,
+  stackTasks,
 } from "../lib/tasks/mod.ts";
 import { assertAllClose, assertNoTensorLeak } from "../lib/testing/mod.ts";
 
@@ -237,5 +239,32 @@ Deno.test("sampling and disposing episodes leaks no tensors", async () => {
     disposeTask(sampler.sample(rng));
     disposeTask(sampler.sampleBatch(rng, 3));
     disposeTask(reg.sampleBatch(rng, 3));
+    disposeTask([reg.sample(rng), sampler.sample(rng)]); // a list of tasks
+    const pair = [reg.sample(rng), reg.sample(rng)];
+    disposeTask(stackTasks(pair)); // the stacked copy
+    disposeTask(pair);
   }, { iterations: 5 });
+});
+
+Deno.test("stackTasks gives sampleBatch's layout; episodes of different shapes are refused, naming both", () => {
+  const sampler = new RegressionTaskSampler(new SinusoidFamily(), { shots: 4, queries: 6 });
+  const rng = new Rng(11);
+  const tasks = [sampler.sample(rng), sampler.sample(rng), sampler.sample(rng)];
+  const stacked = stackTasks(tasks);
+  const batch = sampler.sampleBatch(new Rng(11), 3);
+  for (const set of ["support", "query"] as const) {
+    assert.deepEqual(stacked[set].x.shape, batch[set].x.shape, `${set}.x`);
+    assertAllClose(stacked[set].x, batch[set].x, { rtol: 0, atol: 0, label: `${set}.x` });
+    assertAllClose(stacked[set].y, batch[set].y, { rtol: 0, atol: 0, label: `${set}.y` });
+  }
+  assert.ok(sameShapes(tasks));
+  const other = new RegressionTaskSampler(new SinusoidFamily(), { shots: 5, queries: 6 });
+  const odd = other.sample(rng);
+  assert.equal(sameShapes([...tasks, odd]), false);
+  assert.throws(
+    () => stackTasks([tasks[0], tasks[1], odd]),
+    /episode 0 has support x \[4,1\].*episode 2 has support x \[5,1\]/,
+  );
+  assert.throws(() => stackTasks([]), /at least one episode, got 0/);
+  disposeTask([...tasks, odd, stacked, batch]);
 });
