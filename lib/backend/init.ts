@@ -2,9 +2,12 @@
  * Choosing and setting up the tfjs backend: WebGPU where a real GPU adapter exists, else
  * wasm (SIMD, binaries loaded offline from the npm package; on the idle cores by default,
  * see `wasm_threads.ts`), else the pure-JS cpu backend;
- * and registration of the kernels and gradients MetaLab adds (see `wasm_kernels.ts`,
- * `gradients.ts`), so conv nets train on wasm and second-order gradients flow through
+ * and registration of the kernels and gradients MetaLab adds (see `register_wasm_kernels.ts`,
+ * `register_gradients.ts`), so conv nets train on wasm and second-order gradients flow through
  * conv2d, max-pool and batch norm on every backend.
+ *
+ * tfjs keeps its own state (registered backends, kernels and gradients, the active backend);
+ * what MetaLab's set-up remembers between calls is one {@linkcode BackendState}.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -92,12 +95,35 @@ async function realGpuAdapter(notes: string[]): Promise<string | null> {
   }
 }
 
-let wasmPathsSet = false;
-let threadedFactoryInstalled = false;
-/** Why the threaded wasm build is not in use, once that is known (reported in `notes`). */
-let wasmThreadsNote: string | undefined;
-/** How the wasm thread count was chosen (reported in `notes`). */
-let wasmThreadsReason: string | undefined;
+/**
+ * What the backend set-up remembers between calls to {@linkcode initBackend}: the steps that
+ * may run only once per process, and what they found, for {@linkcode BackendInfo}. A later
+ * call reports the first one's wasm set-up: tfjs creates a backend once per process, so its
+ * binaries and threads cannot change afterwards.
+ */
+interface BackendState {
+  /**
+   * The wasm set-up, once done (on the first wasm attempt): where the binaries are, given to
+   * tfjs's `setWasmPaths` (which must precede the backend's creation), and how many threads
+   * were chosen and why (reported in `notes`). A thread count above 1 also replaced tfjs's
+   * wasm factory by the threaded one (`installThreadedFactory`), at this same once-only step.
+   */
+  wasm?: { dir: string; threadsReason: string };
+  /**
+   * Why the threaded wasm build is not in use, once that is known (reported in `notes`): set
+   * by the threaded factory when it falls back to tfjs's single-threaded one, or when the
+   * wasm backend existed before the factory could be replaced.
+   */
+  wasmThreadsNote?: string;
+  /**
+   * Whether `@tensorflow/tfjs-backend-webgpu` was imported: on the first WebGPU attempt only,
+   * so that runs without a GPU never load it.
+   */
+  webgpuLoaded: boolean;
+}
+
+/** The one mutable state of the set-up (see {@linkcode BackendState}). */
+const state: BackendState = { webgpuLoaded: false };
 
 /** Upper bound on wasm threads: tfjs's C++ caps its pool at 8 (its pre-started workers). */
 const MAX_WASM_THREADS = 8;
@@ -107,13 +133,12 @@ const MAX_WASM_THREADS = 8;
  * logical cores less the 1-minute load average (rounded), at least 1 and at most 8.
  *
  * Why not always every core: every XNNPACK op, however small, wakes the thread pool, and on
- * a machine busy with other jobs the pool's threads wait for a core. Measured on the 2-core
- * machine with other jobs running (load 4–5; 1 and 2 threads interleaved, medians), 2 threads
- * were slower for the Conv-4 ProtoNet step (575–690 vs 450–495 ms), second-order MAML on
- * Conv-4 (17–27 vs 12–19 s) and a meta-learner test file (165 vs 42 s; a Relu of 10k floats
- * went from 7 µs to 750 µs). On the idle machine 2 threads are faster wherever convs dominate:
- * ProtoNet step 181 vs 256 ms, MAML on 32 Conv-4 tasks 6.6 vs 9.6 s (second order) and
- * 5.7 vs 8.1 s (first order); batched sinusoid MAML, all small ops, is 8.2 vs 6.9 ms.
+ * a machine busy with other jobs the pool's threads wait for a core. On the 2-core machine
+ * with other jobs running, 2 threads were slower than 1 for the Conv-4 ProtoNet step and for
+ * second-order MAML on Conv-4, and several times slower for a meta-learner test file of small
+ * ops (a small Relu took a hundred times longer). On the idle machine 2 threads are markedly
+ * faster wherever convs dominate (the 1- and 2-thread benchmark records of 2026-12-01 in
+ * `docs/records/bench/`), and slightly slower for batched sinusoid MAML, all small ops.
  * Threads do not change results: XNNPACK splits work by output tiles, never inside a sum
  * (a Conv-4 training run gives the same bits on 1 and 2 threads; tests/wasm_threads_test.ts).
  */
@@ -175,17 +200,16 @@ export function wasmThreadsWanted(): number {
 /**
  * Replaces tfjs's `wasm` backend factory by one that starts the threaded-SIMD build with
  * `threads` threads and falls back to tfjs's own (single-threaded SIMD) factory when that
- * fails. Only before the wasm backend exists: an existing instance is left alone.
+ * fails. Only before the wasm backend exists: an existing instance is left alone. Called
+ * once, from the one-time wasm set-up (`BackendState.wasm`).
  */
 function installThreadedFactory(threads: number): void {
-  if (threadedFactoryInstalled) return;
-  threadedFactoryInstalled = true;
   // deno-lint-ignore no-explicit-any
   const engine = tf.engine() as any;
   const original = tf.findBackendFactory("wasm");
   if (!original) return; // tfjs-backend-wasm not registered: setBackend reports it
   if (engine.registry?.wasm) {
-    wasmThreadsNote = "wasm: backend created before initBackend; its threads are kept";
+    state.wasmThreadsNote = "wasm: backend created before initBackend; its threads are kept";
     return;
   }
   const priority: number = engine.registryFactory?.wasm?.priority ?? 2;
@@ -195,7 +219,7 @@ function installThreadedFactory(threads: number): void {
     try {
       module = (await startThreadedWasm(threads)).module;
     } catch (e) {
-      wasmThreadsNote = `wasm: threaded build did not start (${(e as Error).message}); ` +
+      state.wasmThreadsNote = `wasm: threaded build did not start (${(e as Error).message}); ` +
         `using the single-threaded SIMD build`;
       setThreadsCount(1);
       return await original();
@@ -205,7 +229,7 @@ function installThreadedFactory(threads: number): void {
       return new BackendWasm(module);
     } catch (e) {
       module.PThread?.terminateAllThreads();
-      wasmThreadsNote = `wasm: threaded backend failed (${(e as Error).message}); ` +
+      state.wasmThreadsNote = `wasm: threaded backend failed (${(e as Error).message}); ` +
         `using the single-threaded SIMD build`;
       setThreadsCount(1);
       return await original();
@@ -213,12 +237,10 @@ function installThreadedFactory(threads: number): void {
   }, priority);
 }
 
-let webgpuLoaded = false;
-
 async function tryWebgpu(): Promise<boolean> {
-  if (!webgpuLoaded) {
+  if (!state.webgpuLoaded) {
     await import("@tensorflow/tfjs-backend-webgpu");
-    webgpuLoaded = true;
+    state.webgpuLoaded = true;
   }
   try {
     return await tf.setBackend("webgpu");
@@ -227,20 +249,22 @@ async function tryWebgpu(): Promise<boolean> {
   }
 }
 
-async function tryWasm(): Promise<{ ok: boolean; dir?: string }> {
-  let dir: string | undefined;
-  if (!wasmPathsSet) {
-    dir = wasmBinaryDir();
-    setWasmPaths(dir);
-    wasmPathsSet = true;
+/** Activates wasm, after the one-time set-up (`BackendState.wasm`) on the first call. */
+async function tryWasm(): Promise<boolean> {
+  if (!state.wasm) {
     const { threads, reason } = wasmThreadsChoice();
-    wasmThreadsReason = `wasm: ${threads} thread${threads > 1 ? "s" : ""}: ${reason}`;
+    const dir = wasmBinaryDir();
+    setWasmPaths(dir);
+    state.wasm = {
+      dir,
+      threadsReason: `wasm: ${threads} thread${threads > 1 ? "s" : ""}: ${reason}`,
+    };
     if (threads > 1) installThreadedFactory(threads);
   }
   try {
-    return { ok: await tf.setBackend("wasm"), dir };
+    return await tf.setBackend("wasm");
   } catch {
-    return { ok: false, dir };
+    return false;
   }
 }
 
@@ -250,8 +274,6 @@ export function registerExtensions(): { kernelsAdded: string[]; gradientsAdded: 
   registerGradients();
   return { kernelsAdded, gradientsAdded: [...ADDED_GRADIENTS] };
 }
-
-let lastWasmDir: string | undefined;
 
 /**
  * Sets up and activates a backend: `auto` (default) picks WebGPU where a real GPU adapter
@@ -285,9 +307,7 @@ export async function initBackend(choice: string = "auto"): Promise<BackendInfo>
   }
   if (!active && (choice === "auto" || choice === "wasm")) {
     try {
-      const r = await tryWasm();
-      if (r.dir) lastWasmDir = r.dir;
-      if (r.ok) active = "wasm";
+      if (await tryWasm()) active = "wasm";
       else notes.push("wasm: backend failed to initialise");
     } catch (e) {
       if (choice === "wasm") throw e;
@@ -316,9 +336,9 @@ export async function initBackend(choice: string = "auto"): Promise<BackendInfo>
   if (active === "wasm") {
     info.simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
     info.threads = getThreadsCount();
-    info.wasmDir = lastWasmDir;
-    if (wasmThreadsReason) notes.push(wasmThreadsReason);
-    if (wasmThreadsNote) notes.push(wasmThreadsNote);
+    info.wasmDir = state.wasm?.dir;
+    if (state.wasm) notes.push(state.wasm.threadsReason);
+    if (state.wasmThreadsNote) notes.push(state.wasmThreadsNote);
   }
   if (adapter) info.adapter = adapter;
   return info;
