@@ -14,6 +14,7 @@ import {
   CheckpointStore,
   ConfigError,
   type Experiment,
+  type ExperimentOutput,
   findExperiment,
   OutputConflictError,
   resolveConfig,
@@ -38,13 +39,20 @@ const SCHEMA = {
 function tinyExperiment(
   onStep?: (step: number) => void,
   timeUpAfterStep?: number,
-): Experiment<typeof SCHEMA> {
+): Experiment<typeof SCHEMA, ExperimentOutput> {
   return {
     name: "tiny-sinusoid",
     title: "tiny sinusoid MAML",
     description: "test fixture",
     needs: [],
     schema: SCHEMA,
+    summarize: (output) => output,
+    learner: (_label, config) =>
+      new Maml(mlp([1, 8, 1]), {
+        rng: new Rng(0),
+        kind: "regression",
+        objective: { innerLr: config.lr, metaBatchSize: 4, outerLr: 0.01 },
+      }),
     async run(config, ctx) {
       const source = new RegressionTaskSampler(new SinusoidFamily(), { shots: 5, queries: 5 });
       const learner = new Maml(mlp([1, 8, 1]), {
@@ -67,7 +75,7 @@ function tinyExperiment(
         }, {
           steps: config.steps,
           metaBatchSize: 4,
-          sampleTasks: (rng, n) => Array.from({ length: n }, () => source.sample(rng)),
+          tasks: source,
         });
         const params = learner.params.map((p) => Array.from(p.dataSync()));
         return {
@@ -189,8 +197,9 @@ Deno.test("an interrupted run resumes from its checkpoint to exactly the uninter
     assert.deepEqual(resumed.notes, straight.notes, "same final parameters");
     assert.deepEqual(resumed.curves, straight.curves, "same loss at every step");
     assert.deepEqual(resumed.metrics, straight.metrics);
-    // A finished run leaves no checkpoint behind.
+    // A finished run leaves no checkpoint behind; its trained model stays.
     assert.deepEqual([...Deno.readDirSync(`${out}/tiny-sinusoid`)].map((e) => e.name).sort(), [
+      "models",
       "result.json",
       "run.json",
     ]);

@@ -110,7 +110,7 @@ Deno.test("reproduce --time-limit: a partial result, the command that continues 
     assert.equal(r.code, 0, r.text.slice(-2000));
     assert.match(
       r.text,
-      /PARTIAL \(time limit\): maml at step \d+ of 100000, pretrained at step 0 of 100000, metaclassifier at step 0 of 100; finish with: deno task reproduce sinusoid-k5 --quick --out \S+ --set trainSteps=100000 --resume/,
+      /PARTIAL \(time limit\): maml at step \d+ of 100000, pretrained at step 0 of 100000, metaclassifier at step 0 of 1000; finish with: deno task reproduce sinusoid-k5 --quick --out \S+ --set trainSteps=100000 --resume/,
     );
     const first = JSON.parse(await Deno.readTextFile(`${out}/sinusoid-k5/result.json`));
     assert.deepEqual(validateResult(first), []);

@@ -1,19 +1,23 @@
 /**
  * `deno task reproduce [NAME…] [--quick] [--out DIR] [--seed N] [--backend B] [--resume]
- * [--force] [--time-limit T] [--set key=value]… [--list]`
+ * [--force] [--time-limit T] [--set key=value]… [--eval-only --from DIR] [--list]`
  *
  * Runs the named experiments (all of them by default; those whose data is missing are
  * listed with the command that gets it), shows progress, writes one `result.json` per
- * run and a self-contained HTML report. Thin: parse, call `lib/experiments`, print.
+ * run, the trained models beside it, and a self-contained HTML report. Thin: parse, call
+ * `lib/experiments`, print.
  * @module
  */
 import { parseArgs } from "./args.ts";
 import { initBackend } from "../backend/mod.ts";
 import {
   type ConfigField,
+  type Experiment,
   EXPERIMENTS,
   findExperiment,
+  ModelStore,
   parseOverrides,
+  type Preset,
   runExperiment,
   type RunResult,
   writeReport,
@@ -35,20 +39,61 @@ options:
                      evaluate the models as they stand, mark the results PARTIAL and
                      keep the checkpoints: --resume finishes the schedule later
   --force            overwrite another run's results in the output folder
+  --eval-only        evaluate saved models instead of training (needs --from)
+  --from DIR         where the saved models are: an output folder of an earlier run
+                     (results/full) or one experiment's folder in it; the config starts
+                     from the one they were trained with (--set changes it); results go
+                     to results/eval unless --out says otherwise
   --list             list the experiments and their config knobs, then exit
   --help             this text`;
 
 function describeField(key: string, f: ConfigField): string {
   const range = f.kind === "int" || f.kind === "number"
     ? `${f.kind} in [${f.min}, ${f.max}]`
+    : f.kind === "numbers"
+    ? `numbers in [${f.min}, ${f.max}]`
     : f.kind === "choice"
     ? f.choices.join("|")
     : "bool";
   return `    ${key.padEnd(16)} ${range.padEnd(24)} quick=${f.quick} full=${f.full}  ${f.doc}`;
 }
 
-async function main(): Promise<number> {
-  const { positional, flags } = parseArgs(Deno.args, {
+/** What a `reproduce` command line asks for, before anything runs. */
+export interface ReproducePlan {
+  /** The experiments named (all of them when none is). */
+  experiments: Experiment[];
+  /** Whether they were named explicitly. */
+  named: boolean;
+  /** The preset. */
+  preset: Preset;
+  /** The seed. */
+  seed: number;
+  /** The output root. */
+  outDir: string;
+  /** `--set` values, per experiment: each gets the keys its schema has. */
+  overrides: (experiment: Experiment) => Record<string, string>;
+  /** Every `--set` value as given. */
+  sets: Record<string, string>;
+  /** Continue checkpoints. */
+  resume: boolean;
+  /** Overwrite. */
+  force: boolean;
+  /** The `--time-limit` deadline (`Date.now()` ms), or Infinity. */
+  deadline: number;
+  /** `--eval-only --from DIR`: the folder of saved models, else undefined. */
+  from?: string;
+  /** The backend asked for. */
+  backend: string;
+}
+
+/**
+ * Parses a `reproduce` command line into a plan, refusing bad input with a message naming
+ * it: an unknown option or experiment, a seed that is not a non-negative integer, a `--set`
+ * key no chosen experiment has, `--eval-only` without `--from`. (The notebook-parity test
+ * calls this too.)
+ */
+export function reproducePlan(argv: string[]): ReproducePlan & { help: boolean; list: boolean } {
+  const { positional, flags } = parseArgs(argv, {
     quick: "bool",
     out: "string",
     seed: "string",
@@ -57,14 +102,63 @@ async function main(): Promise<number> {
     resume: "bool",
     force: "bool",
     "time-limit": "string",
+    "eval-only": "bool",
+    from: "string",
     list: "bool",
     help: "bool",
   });
-  if (flags.help) {
+  const preset = flags.quick ? "quick" : "full";
+  const seedText = flags.seed === undefined ? "0" : String(flags.seed);
+  if (!/^\d+$/.test(seedText.trim()) || !Number.isSafeInteger(Number(seedText))) {
+    throw new Error(`--seed must be a non-negative integer, got "${flags.seed}"`);
+  }
+  const seed = Number(seedText);
+  const from = flags.from as string | undefined;
+  if (flags["eval-only"] && from === undefined) {
+    throw new Error("--eval-only needs --from DIR: the folder holding the saved models");
+  }
+  if (from !== undefined && !flags["eval-only"]) {
+    throw new Error(`--from ${from} is for evaluating saved models: add --eval-only`);
+  }
+  const outDir = (flags.out as string | undefined) ??
+    (from !== undefined ? "results/eval" : `results/${preset}`);
+  const timeLimit = flags["time-limit"] as string | undefined;
+  const deadline = timeLimit === undefined ? Infinity : Date.now() + parseDuration(timeLimit);
+  const sets = parseOverrides((flags.set as string[] | undefined) ?? []);
+  const chosen = positional.length ? positional.map(findExperiment) : [...EXPERIMENTS];
+  for (const key of Object.keys(sets)) {
+    if (!chosen.some((e) => key in e.schema)) {
+      throw new Error(
+        `--set ${key}: no chosen experiment has this knob (see deno task reproduce --list)`,
+      );
+    }
+  }
+  return {
+    experiments: chosen,
+    named: positional.length > 0,
+    preset,
+    seed,
+    outDir,
+    // Overrides name keys of particular experiments; apply each where the key exists.
+    overrides: (e) => Object.fromEntries(Object.entries(sets).filter(([k]) => k in e.schema)),
+    sets,
+    resume: Boolean(flags.resume),
+    force: Boolean(flags.force),
+    deadline,
+    from,
+    backend: (flags.backend as string | undefined) ?? "auto",
+    help: Boolean(flags.help),
+    list: Boolean(flags.list),
+  };
+}
+
+async function main(): Promise<number> {
+  const plan = reproducePlan(Deno.args);
+  if (plan.help) {
     console.log(USAGE);
     return 0;
   }
-  if (flags.list) {
+  if (plan.list) {
     for (const e of EXPERIMENTS) {
       const data = e.needs.length ? `  [needs ${e.needs.map((n) => n.name).join(", ")}]` : "";
       console.log(`${e.name}${data}\n  ${e.title}`);
@@ -72,23 +166,17 @@ async function main(): Promise<number> {
     }
     return 0;
   }
-  const preset = flags.quick ? "quick" : "full";
-  const seed = flags.seed === undefined ? 0 : Number(flags.seed);
-  if (!Number.isSafeInteger(seed) || seed < 0) {
-    throw new Error(`--seed must be a non-negative integer, got "${flags.seed}"`);
-  }
-  const outDir = (flags.out as string | undefined) ?? `results/${preset}`;
-  const timeLimit = flags["time-limit"] as string | undefined;
-  const deadline = timeLimit === undefined ? Infinity : Date.now() + parseDuration(timeLimit);
-  const overrides = parseOverrides((flags.set as string[] | undefined) ?? []);
-  const chosen = positional.length ? positional.map(findExperiment) : EXPERIMENTS;
-
-  for (const key of Object.keys(overrides)) {
-    if (!chosen.some((e) => key in e.schema)) {
+  const { preset, seed, outDir, deadline, from } = plan;
+  let chosen = plan.experiments;
+  if (from !== undefined && !plan.named) {
+    // Evaluate whatever was saved there; say what was not.
+    const saved = chosen.filter((e) => ModelStore.labels(from, e.name).length > 0);
+    if (saved.length === 0) {
       throw new Error(
-        `--set ${key}: no chosen experiment has this knob (see deno task reproduce --list)`,
+        `--from ${from}: no saved models found (expected <experiment>/models/<learner>/ or models/<learner>/)`,
       );
     }
+    chosen = saved;
   }
   const runnable = chosen.filter((e) => e.needs.every((n) => n.available()));
   for (const e of chosen.filter((e) => !runnable.includes(e))) {
@@ -98,12 +186,15 @@ async function main(): Promise<number> {
         missing.map((n) => n.howToGet).join("; ")
       }`,
     );
-    if (positional.length) return 1; // explicitly asked for, cannot run
+    if (plan.named) return 1; // explicitly asked for, cannot run
   }
-  const backend = await initBackend((flags.backend as string | undefined) ?? "auto");
+  const backend = await initBackend(plan.backend);
   console.log(
-    `MetaLab reproduce: ${runnable.length} experiment(s), preset ${preset}, seed ${seed}, ` +
-      `backend ${backend.name}, output ${outDir}/`,
+    `MetaLab reproduce: ${runnable.length} experiment(s), ` +
+      (from === undefined
+        ? `preset ${preset}, seed ${seed}`
+        : `evaluating the models saved in ${from} (with the config they were trained with)`) +
+      `, backend ${backend.name}, output ${outDir}/`,
   );
 
   const controller = new AbortController();
@@ -122,10 +213,7 @@ async function main(): Promise<number> {
         console.log(`${experiment.name}: not started (the time limit has passed)`);
         continue;
       }
-      // Overrides name keys of particular experiments; apply each where the key exists.
-      const own = Object.fromEntries(
-        Object.entries(overrides).filter(([k]) => k in experiment.schema),
-      );
+      const own = plan.overrides(experiment);
       const progress = progressReporter({ label: experiment.name });
       try {
         const result = await runExperiment(experiment, {
@@ -133,8 +221,9 @@ async function main(): Promise<number> {
           seed,
           overrides: own,
           outDir,
-          resume: Boolean(flags.resume),
-          force: Boolean(flags.force),
+          resume: plan.resume,
+          force: plan.force,
+          from,
           progress: (step, total, values) => progress.update(step, total, values),
           signal: controller.signal,
           deadline,
@@ -160,8 +249,8 @@ async function main(): Promise<number> {
           const sets = Object.entries(own).map(([k, v]) => ` --set ${k}=${v}`).join("");
           console.log(
             `  PARTIAL (time limit): ${reached.join(", ")}; finish with: deno task reproduce ` +
-              `${experiment.name}${flags.quick ? " --quick" : ""}${seed ? ` --seed ${seed}` : ""}` +
-              `${flags.out ? ` --out ${flags.out}` : ""}${sets} --resume`,
+              `${experiment.name}${preset === "quick" ? " --quick" : ""}` +
+              `${seed ? ` --seed ${seed}` : ""} --out ${outDir}${sets} --resume`,
           );
         }
       } catch (e) {

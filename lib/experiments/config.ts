@@ -11,7 +11,15 @@ export type ConfigField =
   | { kind: "int"; min: number; max: number; quick: number; full: number; doc: string }
   | { kind: "number"; min: number; max: number; quick: number; full: number; doc: string }
   | { kind: "bool"; quick: boolean; full: boolean; doc: string }
-  | { kind: "choice"; choices: readonly string[]; quick: string; full: string; doc: string };
+  | { kind: "choice"; choices: readonly string[]; quick: string; full: string; doc: string }
+  | {
+    kind: "numbers";
+    min: number;
+    max: number;
+    quick: readonly number[];
+    full: readonly number[];
+    doc: string;
+  };
 
 /** An integer knob in [min, max] with its quick and full values. */
 export function intField(
@@ -45,13 +53,24 @@ export function boolField(
 }
 
 /** A knob that takes one of `choices`. */
-export function choiceField(
-  choices: readonly string[],
-  quick: string,
-  full: string,
+export function choiceField<C extends string>(
+  choices: readonly C[],
+  quick: NoInfer<C>,
+  full: NoInfer<C>,
   doc: string,
-): Extract<ConfigField, { kind: "choice" }> {
+): { kind: "choice"; choices: readonly C[]; quick: C; full: C; doc: string } {
   return { kind: "choice", choices, quick, full, doc };
+}
+
+/** A list of real-valued knobs in [min, max] (e.g. the λ values of a sweep; CLI: `0,1e-3,0.1`). */
+export function numbersField(
+  min: number,
+  max: number,
+  quick: readonly number[],
+  full: readonly number[],
+  doc: string,
+): Extract<ConfigField, { kind: "numbers" }> {
+  return { kind: "numbers", min, max, quick, full, doc };
 }
 
 /** A schema: knob name → field. */
@@ -61,6 +80,8 @@ export type ConfigSchema = Record<string, ConfigField>;
 export type ConfigOf<S extends ConfigSchema> = {
   [K in keyof S]: S[K] extends { kind: "int" | "number" } ? number
     : S[K] extends { kind: "bool" } ? boolean
+    : S[K] extends { kind: "numbers" } ? number[]
+    : S[K] extends { choices: readonly (infer C)[] } ? C
     : string;
 };
 
@@ -82,7 +103,19 @@ function describe(field: ConfigField): string {
       return "true or false";
     case "choice":
       return `one of ${field.choices.join(", ")}`;
+    case "numbers":
+      return `a non-empty comma-separated list of numbers in [${field.min}, ${field.max}]`;
   }
+}
+
+// Plain decimal notation only: `Number()` would also take "0x10" (16), "0b11", "" (0) and
+// " " (0), which nobody means as a step count.
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+function parseNumber(raw: unknown): number {
+  if (typeof raw === "number") return raw;
+  if (typeof raw === "string" && DECIMAL.test(raw.trim())) return Number(raw.trim());
+  return NaN;
 }
 
 /** Checks one value against its field, converting strings (from the CLI) as needed. */
@@ -90,7 +123,7 @@ export function coerceValue(
   key: string,
   field: ConfigField,
   raw: unknown,
-): number | boolean | string {
+): number | boolean | string | number[] {
   const fail = (): never => {
     throw new ConfigError(
       `invalid config value ${key}=${JSON.stringify(raw)}: expected ${describe(field)}`,
@@ -99,11 +132,20 @@ export function coerceValue(
   switch (field.kind) {
     case "int":
     case "number": {
-      const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
-      if (typeof value !== "number" || !Number.isFinite(value)) return fail();
+      const value = parseNumber(raw);
+      if (!Number.isFinite(value)) return fail();
       if (field.kind === "int" && !Number.isInteger(value)) return fail();
       if (value < field.min || value > field.max) return fail();
       return value;
+    }
+    case "numbers": {
+      const items = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(",") : [];
+      const values = items.map(parseNumber);
+      if (values.length === 0) return fail();
+      if (values.some((v) => !Number.isFinite(v) || v < field.min || v > field.max)) {
+        return fail();
+      }
+      return values as unknown as number;
     }
     case "bool":
       if (raw === true || raw === "true" || raw === "1") return true;
@@ -129,7 +171,9 @@ export function resolveConfig<S extends ConfigSchema>(
   overrides: Record<string, unknown> = {},
 ): ConfigOf<S> {
   const config: Record<string, unknown> = {};
-  for (const [key, field] of Object.entries(schema)) config[key] = field[preset];
+  for (const [key, field] of Object.entries(schema)) {
+    config[key] = Array.isArray(field[preset]) ? [...field[preset] as number[]] : field[preset];
+  }
   for (const [key, raw] of Object.entries(overrides)) {
     const field = schema[key];
     if (!field) {
@@ -143,6 +187,25 @@ export function resolveConfig<S extends ConfigSchema>(
 }
 
 /**
+ * Problems with a schema itself: a preset value outside its own field's range (it could
+ * then not be given back with `--set`). Empty when the schema is sound; tests check every
+ * experiment's.
+ */
+export function schemaProblems(schema: ConfigSchema): string[] {
+  const problems: string[] = [];
+  for (const [key, field] of Object.entries(schema)) {
+    for (const preset of ["quick", "full"] as const) {
+      try {
+        coerceValue(key, field, field[preset]);
+      } catch (e) {
+        problems.push(`the ${preset} value of ${key}: ${(e as Error).message}`);
+      }
+    }
+  }
+  return problems;
+}
+
+/**
  * Parses `key=value` strings (as given by `--set key=value`) into an overrides object.
  */
 export function parseOverrides(pairs: string[]): Record<string, string> {
@@ -153,4 +216,15 @@ export function parseOverrides(pairs: string[]): Record<string, string> {
     out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
   }
   return out;
+}
+
+/**
+ * The preset a notebook runs: `quick` when `METALAB_QUICK=1` (the tests and CI), else
+ * `full`. Notebooks pass it to `runExperiment` exactly as `reproduce` passes `--quick`, so
+ * both resolve the same config.
+ */
+export function notebookPreset(
+  env: { get(key: string): string | undefined } = Deno.env,
+): Preset {
+  return env.get("METALAB_QUICK") === "1" ? "quick" : "full";
 }

@@ -1,17 +1,26 @@
 /**
- * Experiments: named functions of a typed config returning a typed result, shared by the
- * notebooks and `deno task reproduce`; the runner (results files, checkpoints and exact
- * resume, output-folder guard) and the HTML report.
+ * Experiments: one module per experiment (its config schema with quick and full presets,
+ * its typed `run`, how its result becomes metrics and curves), listed in the registry;
+ * the runner both the notebooks and `deno task reproduce` go through (results files,
+ * checkpoints and exact resume, output-folder guard, trained models kept beside the
+ * results, evaluation of saved models) and the HTML report.
  * @module
  */
 export {
+  boolField,
+  choiceField,
   ConfigError,
   type ConfigField,
   type ConfigOf,
   type ConfigSchema,
+  intField,
+  notebookPreset,
+  numberField,
+  numbersField,
   parseOverrides,
   type Preset,
   resolveConfig,
+  schemaProblems,
 } from "./config.ts";
 export type {
   Curve,
@@ -21,6 +30,7 @@ export type {
   Metric,
   ProgressFn,
   RunContext,
+  StepFn,
   StoppedPhase,
 } from "./types.ts";
 export { RunInterrupted } from "./types.ts";
@@ -33,10 +43,15 @@ export {
   sameRun,
   validateResult,
 } from "./results.ts";
-export { OutputConflictError, runExperiment, type RunOptions } from "./runner.ts";
+export {
+  type ExperimentRun,
+  OutputConflictError,
+  runConfig,
+  runExperiment,
+  type RunOptions,
+} from "./runner.ts";
 export {
   type CheckpointedTrainingOptions,
-  type ExperimentProgress,
   runContext,
   stepRng,
   stoppedBeforeStart,
@@ -49,31 +64,43 @@ export {
   runLabel,
   writeReport,
 } from "./report.ts";
+export { type LoadedModel, ModelStore, type SavedModelInfo } from "./models.ts";
+export { gitCommit, type MachineInfo, machineInfo } from "./provenance.ts";
+export { publishedNumber, thin, trainingCurve } from "./summary.ts";
 export {
   type FitCurves,
   fitCurves,
   type LearnerResult,
-  SINUSOID_FULL,
-  SINUSOID_QUICK,
+  SINUSOID_SCHEMA,
   type SinusoidConfig,
-  sinusoidExperiment,
+  sinusoidRegression,
   type SinusoidResult,
 } from "./sinusoid.ts";
+export { sinusoidK5 } from "./sinusoid_k5.ts";
+export { sinusoidK10 } from "./sinusoid_k10.ts";
 export {
-  OMNIGLOT_FULL,
-  OMNIGLOT_QUICK,
-  type OmniglotConfig,
-  omniglotExperiment,
-  type OmniglotLearnerName,
-  type OmniglotResult,
-} from "./omniglot.ts";
-export {
-  regularisationSweep,
-  SWEEP_FULL,
-  SWEEP_QUICK,
+  sinusoidRegularisation,
   type SweepConfig,
   type SweepCurve,
   type SweepResult,
-} from "./regularisation.ts";
-export { MNIST_FULL, type MnistConfig, mnistExperiment, type MnistResult } from "./mnist.ts";
+} from "./sinusoid_regularisation.ts";
+export { type MnistConfig, mnistProtonet, type MnistResult } from "./mnist_protonet.ts";
+export {
+  MAML_FAMILY_PRESETS,
+  OMNIGLOT_DATA,
+  type OmniglotConfig,
+  omniglotExperiment,
+  omniglotLearner,
+  type OmniglotLearnerName,
+  type OmniglotPresets,
+  type OmniglotResult,
+  omniglotSchema,
+  type OmniglotSetting,
+  runOmniglot,
+  summarizeOmniglot,
+} from "./omniglot.ts";
+export { omniglotProtonet } from "./omniglot_protonet.ts";
+export { omniglotProtonetAnchor } from "./omniglot_protonet_anchor.ts";
+export { omniglotMaml } from "./omniglot_maml.ts";
+export { omniglotAnilMetasgd } from "./omniglot_anil_metasgd.ts";
 export { EXPERIMENTS, findExperiment } from "./registry.ts";

@@ -1,10 +1,16 @@
 /**
- * Omniglot N-way K-shot with Prototypical Networks and the MAML family on Conv-4 (Snell et
- * al. 2017; Finn et al. 2017). Notebook 03 and `deno task reproduce` both call
- * {@linkcode omniglotExperiment}.
+ * What the Omniglot experiments share (`omniglot_protonet.ts`, `omniglot_protonet_anchor.ts`,
+ * `omniglot_maml.ts`, `omniglot_anil_metasgd.ts`): their knobs, the Conv-4 learners, and one
+ * training-and-evaluation loop over the learners an experiment names. Each experiment module
+ * says which learners, which schedule and which presets; this module says how.
  * @module
  */
-import { findOmniglotDir, loadOmniglot, omniglotSplits } from "../datasets/mod.ts";
+import {
+  findOmniglotDir,
+  loadOmniglot,
+  OMNIGLOT_DRAWERS,
+  omniglotSplits,
+} from "../datasets/mod.ts";
 import { conv4 } from "../models/mod.ts";
 import { Rng } from "../random/mod.ts";
 import { EpisodeSampler } from "../tasks/mod.ts";
@@ -17,192 +23,307 @@ import {
   MetaSgd,
   ProtoNet,
 } from "../meta/mod.ts";
-import { compareWithPublished, type Comparison, evaluate, PUBLISHED } from "../eval/mod.ts";
-import {
-  type ExperimentProgress,
-  runContext,
-  stoppedBeforeStart,
-  trainWithCheckpoints,
-} from "./training.ts";
+import { evaluate } from "../eval/mod.ts";
+import { stoppedBeforeStart, trainWithCheckpoints } from "./training.ts";
+import { choiceField, type ConfigOf, intField } from "./config.ts";
+import { publishedNumber, trainingCurve } from "./summary.ts";
 import type { LearnerResult } from "./sinusoid.ts";
-import type { RunContext } from "./types.ts";
+import type { DataNeed, Experiment, ExperimentOutput, Metric, RunContext } from "./types.ts";
 
-/** Learners {@linkcode omniglotExperiment} can train. */
+/** Learners the Omniglot experiments can train. */
 export type OmniglotLearnerName = "protonet" | "maml" | "fomaml" | "anil" | "metasgd";
 
-/** Configuration of {@linkcode omniglotExperiment}. */
-export interface OmniglotConfig {
-  /** Which learners. */
-  learners: OmniglotLearnerName[];
-  /** N ways (test and, for MAML-family, training). */
+/** Omniglot, with the command that gets it. */
+export const OMNIGLOT_DATA: DataNeed = {
+  name: "omniglot",
+  available: () => findOmniglotDir() !== null,
+  howToGet: "deno task data omniglot",
+};
+
+/** Finn et al.'s inner loop (1 step of α = 0.4; 3 steps at test time) and Adam's rate. */
+const INNER_STEPS = 1;
+const INNER_LR = 0.4;
+const TEST_STEPS = 3;
+const OUTER_LR = 0.001;
+
+/** The quick and full values of the knobs that differ between Omniglot experiments. */
+export interface OmniglotPresets {
   ways: number;
-  /** K shots. */
   shots: number;
-  /** Query examples per class. */
-  queries: number;
-  /** Ways of the ProtoNet training episodes (Snell et al. train with more ways, e.g. 60). */
-  protoTrainWays: number;
-  /** Queries per class of the ProtoNet training episodes (Snell et al.: 5). */
-  protoTrainQueries: number;
-  /** Meta-training steps per learner. */
-  trainSteps: number;
-  /** Tasks per meta-batch (MAML family; ProtoNets use 1 episode per step). */
-  metaBatchSize: number;
-  /** Inner steps (training) and inner rate (MAML family: 1 step, 0.4 in Finn et al.). */
-  innerSteps: number;
-  /** Inner rate. */
-  innerLr: number;
-  /** Test-time inner steps (MAML family; Finn et al. use 3). */
-  testSteps: number;
-  /** Outer Adam rate. */
-  outerLr: number;
-  /** Halve the outer rate every this many steps (0: never; ProtoNets: 2,000). */
-  halveEvery: number;
-  /** Conv filters (64). */
-  filters: number;
-  /** Test episodes. */
-  evalEpisodes: number;
-  /** `standard` (1,200 training characters + rotations) or `background-evaluation`. */
+  trainSteps: [quick: number, full: number];
+  metaBatchSize: [quick: number, full: number];
+  protoTrainWays: [quick: number, full: number];
   protocol: "standard" | "background-evaluation";
-  /** Folder with the Omniglot archives (default: `findOmniglotDir()`). */
-  dir?: string;
-  /** Seed. */
-  seed: number;
 }
 
-/** Full settings (Snell et al. / Finn et al.). */
-export const OMNIGLOT_FULL: Readonly<OmniglotConfig> = Object.freeze({
-  learners: ["protonet", "maml"] as OmniglotLearnerName[],
+/** Finn et al.'s settings, shared by the MAML-family experiments: 5-way 1-shot, 60,000 meta-steps of 32 tasks (quick: 20 of 4). */
+export const MAML_FAMILY_PRESETS: OmniglotPresets = {
   ways: 5,
   shots: 1,
-  queries: 15,
-  protoTrainWays: 60,
-  protoTrainQueries: 5,
-  trainSteps: 20000,
-  metaBatchSize: 32,
-  innerSteps: 1,
-  innerLr: 0.4,
-  testSteps: 3,
-  outerLr: 0.001,
-  halveEvery: 2000,
-  filters: 64,
-  evalEpisodes: 600,
+  trainSteps: [20, 60000],
+  metaBatchSize: [4, 32],
+  protoTrainWays: [5, 5],
   protocol: "standard",
-  seed: 0,
-});
+};
 
-/** A quick run (a minute or two on two cores). */
-export const OMNIGLOT_QUICK: Readonly<OmniglotConfig> = Object.freeze({
-  ...OMNIGLOT_FULL,
-  protoTrainWays: 5,
-  protoTrainQueries: 5,
-  queries: 5,
-  trainSteps: 60,
-  metaBatchSize: 4,
-  filters: 32,
-  evalEpisodes: 100,
-});
+/** The knobs of an Omniglot experiment training `learners`. */
+export function omniglotSchema<L extends OmniglotLearnerName>(
+  presets: OmniglotPresets,
+  learners: readonly L[],
+) {
+  return {
+    ways: intField(2, 60, presets.ways, presets.ways, "N classes per test episode"),
+    shots: intField(1, 10, presets.shots, presets.shots, "K examples per class in the support set"),
+    queries: intField(
+      1,
+      OMNIGLOT_DRAWERS - 1,
+      5,
+      15,
+      `query examples per class (shots + queries ≤ the ${OMNIGLOT_DRAWERS} drawers of a character)`,
+    ),
+    trainSteps: intField(
+      1,
+      1_000_000,
+      presets.trainSteps[0],
+      presets.trainSteps[1],
+      "meta-training steps per learner",
+    ),
+    metaBatchSize: intField(
+      1,
+      256,
+      presets.metaBatchSize[0],
+      presets.metaBatchSize[1],
+      "tasks per meta-step (MAML family)",
+    ),
+    protoTrainWays: intField(
+      2,
+      100,
+      presets.protoTrainWays[0],
+      presets.protoTrainWays[1],
+      "ways of ProtoNet training episodes",
+    ),
+    filters: intField(4, 128, 32, 64, "Conv-4 filters"),
+    evalEpisodes: intField(1, 100_000, 50, 600, "test episodes"),
+    protocol: choiceField(
+      ["standard", "background-evaluation"] as const,
+      presets.protocol,
+      presets.protocol,
+      "class split",
+    ),
+    // Several learners train one after another under one time limit; `learners` picks one
+    // of them, so each can get a time limit (and an output folder) of its own.
+    learners: choiceField<"all" | L>(
+      ["all", ...learners],
+      "all",
+      "all",
+      `which learners to train: all (${learners.join(", ")}, in turn) or one of them`,
+    ),
+  };
+}
 
-/** Result of {@linkcode omniglotExperiment}. */
+/** An Omniglot experiment's config. */
+export type OmniglotConfig = ConfigOf<ReturnType<typeof omniglotSchema>>;
+
+/** How one Omniglot experiment trains: its learners and schedule. */
+export interface OmniglotSetting<L extends OmniglotLearnerName> {
+  /** The learners it trains, in order. */
+  learners: readonly L[];
+  /** Halve Adam's rate every this many steps (0: never; ProtoNets: 2,000). */
+  halveEvery: number;
+  /** Queries per class of ProtoNet training episodes (default: the `queries` knob). */
+  protoTrainQueries?: number;
+  /** The `lib/eval/published.ts` key of a learner's number (default `omniglot/NwKs/learner`). */
+  publishedKey?: (learner: string, ways: number, shots: number) => string;
+  /** A note on how the full preset relates to the paper's schedule. */
+  fullNote: string;
+}
+
+/** What an Omniglot experiment returns. */
 export interface OmniglotResult {
-  /** The configuration run. */
-  config: OmniglotConfig;
-  /** learner → training history and evaluation (keyed by test steps). */
+  /** learner → training history, evaluation (keyed by test steps) and training time. */
   learners: Record<string, LearnerResult & { trainMs: number }>;
-  /** Comparisons with the published numbers that match this configuration. */
-  comparisons: Record<string, Comparison>;
   /** Learners the run's time limit reached before their first step (neither trained nor evaluated). */
   notStarted: string[];
-  /** Wall time in milliseconds. */
-  wallMs: number;
+  /** The folder the archives were read from. */
+  dataDir: string;
+}
+
+/** The Conv-4 learner `name` for `config`, untrained. */
+export function omniglotLearner(name: string, config: OmniglotConfig, seed = 0): BaseMetaLearner {
+  const rng = new Rng(seed);
+  const objective: Partial<MetaObjectiveConfig> = {
+    innerSteps: INNER_STEPS,
+    innerLr: INNER_LR,
+    outerLr: OUTER_LR,
+    metaBatchSize: name === "protonet" ? 1 : config.metaBatchSize,
+  };
+  const inputShape: [number, number, number] = [28, 28, 1];
+  const head = () => conv4({ inputShape, outputs: config.ways, filters: config.filters });
+  switch (name) {
+    case "protonet":
+      return new ProtoNet(conv4({ inputShape, outputs: 0, filters: config.filters }), {
+        rng,
+        objective,
+      });
+    case "maml":
+      return new Maml(head(), { rng, objective });
+    case "fomaml":
+      return new FirstOrderMaml(head(), { rng, objective });
+    case "anil":
+      return new Anil(head(), { rng, objective });
+    case "metasgd":
+      return new MetaSgd(head(), { rng, objective });
+    default:
+      throw new Error(
+        `unknown Omniglot learner "${name}": expected protonet, maml, fomaml, anil or metasgd`,
+      );
+  }
+}
+
+/** Combinations the knobs' ranges allow but Omniglot cannot provide. */
+export function omniglotProblems(
+  config: OmniglotConfig,
+  setting: OmniglotSetting<OmniglotLearnerName>,
+): string[] {
+  const problems: string[] = [];
+  const perClass = (queries: number, what: string) => {
+    if (config.shots + queries > OMNIGLOT_DRAWERS) {
+      problems.push(
+        `shots=${config.shots} + ${what}=${queries} needs ${
+          config.shots + queries
+        } drawings of a character, but Omniglot has ${OMNIGLOT_DRAWERS}`,
+      );
+    }
+  };
+  perClass(config.queries, "queries");
+  const trains = config.learners === "all" ? setting.learners : [config.learners];
+  if (trains.includes("protonet") && setting.protoTrainQueries !== undefined) {
+    perClass(setting.protoTrainQueries, "ProtoNet training queries");
+  }
+  return problems;
 }
 
 /**
- * Omniglot N-way K-shot: loads the archives (cached after the first time), splits the
- * characters, meta-trains each learner on Conv-4 and evaluates on new characters.
- * Throws a clear error when the archives are not found.
+ * Loads Omniglot (cached after the first time), splits the characters, meta-trains each
+ * learner the config names on Conv-4 and evaluates it on new characters.
  */
-export async function omniglotExperiment(
-  overrides: Partial<OmniglotConfig> = {},
-  onStep?: ExperimentProgress,
-  run: Partial<RunContext> = {},
+export async function runOmniglot(
+  setting: OmniglotSetting<OmniglotLearnerName>,
+  config: OmniglotConfig,
+  ctx: RunContext,
 ): Promise<OmniglotResult> {
-  const config: OmniglotConfig = { ...OMNIGLOT_FULL, ...overrides };
-  const ctx = runContext(config.seed, run);
-  const t0 = performance.now();
-  const dir = config.dir ?? findOmniglotDir();
+  const dir = findOmniglotDir();
   if (!dir) {
-    throw new Error(
-      "Omniglot archives not found: run `deno task data omniglot` (or pass dir)",
-    );
+    throw new Error("Omniglot archives not found: run `deno task data omniglot`");
   }
   const omniglot = await loadOmniglot({ dir });
   const splits = omniglotSplits(omniglot, { protocol: config.protocol });
   const spec = { ways: config.ways, shots: config.shots, queries: config.queries };
   const testSampler = EpisodeSampler.forSplit(splits, "test", spec);
-  const inputShape: [number, number, number] = [28, 28, 1];
-  const results: OmniglotResult["learners"] = {};
-  const comparisons: Record<string, Comparison> = {};
-  const notStarted: string[] = [];
-  for (const name of config.learners) {
-    const rng = new Rng(config.seed);
-    const objective: Partial<MetaObjectiveConfig> = {
-      innerSteps: config.innerSteps,
-      innerLr: config.innerLr,
-      outerLr: config.outerLr,
-      metaBatchSize: name === "protonet" ? 1 : config.metaBatchSize,
-    };
-    const head = conv4({ inputShape, outputs: config.ways, filters: config.filters });
-    const learner: BaseMetaLearner = name === "protonet"
-      ? new ProtoNet(conv4({ inputShape, outputs: 0, filters: config.filters }), { rng, objective })
-      : name === "maml"
-      ? new Maml(head, { rng, objective })
-      : name === "fomaml"
-      ? new FirstOrderMaml(head, { rng, objective })
-      : name === "anil"
-      ? new Anil(head, { rng, objective })
-      : new MetaSgd(head, { rng, objective });
+  const learners = config.learners === "all" ? setting.learners : [config.learners];
+  const result: OmniglotResult = { learners: {}, notStarted: [], dataDir: dir };
+  for (const name of learners) {
+    const learner = omniglotLearner(name, config, ctx.seed);
     const trainSpec = name === "protonet"
-      ? { ...spec, ways: config.protoTrainWays, queries: config.protoTrainQueries }
+      ? {
+        ...spec,
+        ways: config.protoTrainWays,
+        queries: setting.protoTrainQueries ?? config.queries,
+      }
       : spec;
-    const trainSampler = EpisodeSampler.forSplit(splits, "train", trainSpec);
     const start = performance.now();
     try {
       const history = await trainWithCheckpoints(learner, ctx, {
         label: name,
         metaBatchSize: learner.objective.config.metaBatchSize,
-        sampleTasks: (rng, count) => Array.from({ length: count }, () => trainSampler.sample(rng)),
+        tasks: EpisodeSampler.forSplit(splits, "train", trainSpec),
         // A MAML-family step on 32 Conv-4 tasks takes seconds: checkpoint more often.
         checkpointEvery: name === "protonet" ? undefined : 10,
         steps: config.trainSteps,
-        lrSchedule: config.halveEvery > 0
-          ? (step) => config.outerLr * 0.5 ** Math.floor(step / config.halveEvery)
+        lrSchedule: setting.halveEvery > 0
+          ? (step) => OUTER_LR * 0.5 ** Math.floor(step / setting.halveEvery)
           : undefined,
-        onStep: onStep ? (s) => onStep(name, s) : undefined,
       });
       const trainMs = performance.now() - start;
       if (stoppedBeforeStart(history, ctx)) {
-        notStarted.push(name);
+        result.notStarted.push(name);
         continue;
       }
-      const testRng = new Rng(config.seed + 2);
-      const steps = name === "protonet" ? 0 : config.testSteps;
-      const result = evaluate(learner, () => testSampler.sample(testRng), {
+      const testRng = new Rng(ctx.seed + 2);
+      const steps = name === "protonet" ? 0 : TEST_STEPS;
+      const e = evaluate(learner, () => testSampler.sample(testRng), {
         episodes: config.evalEpisodes,
         steps: name === "protonet" ? undefined : steps,
       });
-      results[name] = { history, eval: { [steps]: result }, trainMs };
-      const key = `omniglot/${config.ways}w${config.shots}s/${name}`;
-      if (PUBLISHED[key]) comparisons[key] = compareWithPublished(result, PUBLISHED[key]);
+      result.learners[name] = { history, eval: { [steps]: e }, trainMs };
     } finally {
       learner.dispose();
     }
   }
+  return result;
+}
+
+/** An Omniglot result as metrics (with the published numbers), curves and notes. */
+export function summarizeOmniglot(
+  name: string,
+  setting: OmniglotSetting<OmniglotLearnerName>,
+  result: OmniglotResult,
+  config: OmniglotConfig,
+): ExperimentOutput {
+  const metrics: Metric[] = [];
+  for (const [learner, r] of Object.entries(result.learners)) {
+    for (const [steps, e] of Object.entries(r.eval)) {
+      const key = setting.publishedKey?.(learner, config.ways, config.shots) ??
+        `omniglot/${config.ways}w${config.shots}s/${learner}`;
+      metrics.push({
+        name: `${config.ways}-way ${config.shots}-shot ${learner}` +
+          (learner === "protonet" ? "" : ` (${steps} test steps)`),
+        value: 100 * e.mean,
+        ci95: 100 * e.ci95,
+        unit: "%",
+        episodes: e.n,
+        higherIsBetter: true,
+        published: publishedNumber(key, 100),
+      });
+    }
+  }
+  const notes = Object.entries(result.learners).map(([learner, r]) =>
+    `${learner}: ${r.history.step.length} of ${config.trainSteps} meta-steps, ` +
+    `${(r.history.wallMs / 1000).toFixed(0)} s of training`
+  );
+  for (const learner of result.notStarted) {
+    notes.push(`${learner}: not trained or evaluated (the time limit was reached before it)`);
+  }
+  notes.push(`Omniglot read from ${result.dataDir}`);
+  notes.push(setting.fullNote);
   return {
-    config,
-    learners: results,
-    comparisons,
-    notStarted,
-    wallMs: performance.now() - t0,
+    metrics,
+    curves: [
+      trainingCurve(`${name} meta-training loss`, result.learners, "loss"),
+      trainingCurve(`${name} meta-training accuracy`, result.learners, "accuracy"),
+    ],
+    notes,
+  };
+}
+
+/** An Omniglot experiment from its presets and setting (what each experiment module calls). */
+export function omniglotExperiment<L extends OmniglotLearnerName>(spec: {
+  name: string;
+  title: string;
+  description: string;
+  presets: OmniglotPresets;
+  setting: OmniglotSetting<L>;
+}): Experiment<ReturnType<typeof omniglotSchema<L>>, OmniglotResult> {
+  const setting = spec.setting as OmniglotSetting<OmniglotLearnerName>;
+  return {
+    name: spec.name,
+    title: spec.title,
+    description: spec.description,
+    needs: [OMNIGLOT_DATA],
+    schema: omniglotSchema(spec.presets, spec.setting.learners),
+    check: (config) => omniglotProblems(config, setting),
+    run: (config, ctx) => runOmniglot(setting, config, ctx),
+    summarize: (result, config) => summarizeOmniglot(spec.name, setting, result, config),
+    learner: (label, config) => omniglotLearner(label, config),
   };
 }

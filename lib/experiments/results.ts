@@ -6,6 +6,7 @@
  */
 import type { Curve, Metric, StoppedPhase } from "./types.ts";
 import type { Preset } from "./config.ts";
+import type { MachineInfo } from "./provenance.ts";
 
 /** Schema identifier written into every results file. */
 export const RESULT_SCHEMA = "metalab.result/1";
@@ -50,6 +51,17 @@ export interface RunResult extends RunIdentity {
   curves: Curve[];
   /** Remarks. */
   notes: string[];
+  /** The machine it ran on (absent in files written before this field existed). */
+  machine?: MachineInfo;
+  /** The project's git commit (`-dirty`: with uncommitted changes), or null when unknown. */
+  commit?: string | null;
+  /**
+   * The trained models kept beside this file, as paths relative to it
+   * (`models/<label>`); empty for a run that wrote nothing or evaluated saved models.
+   */
+  models?: string[];
+  /** For an evaluation-only run: the folder whose saved models were evaluated. */
+  evaluatedFrom?: string;
 }
 
 /** The version of MetaLab written into results. */

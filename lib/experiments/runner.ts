@@ -1,13 +1,22 @@
 /**
- * Runs one experiment end to end: resolves and validates its config, guards the output
- * folder, hands the experiment a context (seed, progress, checkpoints, Ctrl-C signal),
- * and writes the results file atomically.
+ * Runs one experiment end to end — the one path both `deno task reproduce` and the
+ * notebooks take: resolves and validates its config, guards the output folder, hands the
+ * experiment a context (seed, progress, checkpoints, Ctrl-C signal, where trained models
+ * go), writes the results file atomically and keeps the trained models beside it.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type ConfigSchema, type Preset, resolveConfig } from "./config.ts";
+import {
+  ConfigError,
+  type ConfigOf,
+  type ConfigSchema,
+  type Preset,
+  resolveConfig,
+} from "./config.ts";
 import { atomicWrite } from "../files/mod.ts";
 import { CheckpointDir, CheckpointStore } from "./checkpoint.ts";
+import { ModelStore } from "./models.ts";
+import { gitCommit, machineInfo } from "./provenance.ts";
 import {
   METALAB_VERSION,
   RESULT_SCHEMA,
@@ -16,7 +25,7 @@ import {
   sameRun,
   validateResult,
 } from "./results.ts";
-import type { Experiment, ProgressFn, StoppedPhase } from "./types.ts";
+import type { Experiment, ProgressFn, StepFn, StoppedPhase } from "./types.ts";
 
 /** Options of {@linkcode runExperiment}. */
 export interface RunOptions {
@@ -36,6 +45,15 @@ export interface RunOptions {
   checkpointEvery?: number;
   /** Progress reporter (default: none). */
   progress?: ProgressFn;
+  /** Called after every meta-step of every training phase (e.g. a notebook's live curve). */
+  onStep?: StepFn;
+  /**
+   * Evaluate the models saved by an earlier run instead of training: a folder holding
+   * `models/<label>/` (that run's experiment folder) or `<experiment>/models/<label>/` (its
+   * output root). The config starts from the one the models were trained with; `overrides`
+   * change it (e.g. test a 5-way model on 20-way episodes).
+   */
+  from?: string;
   /** Abort signal (Ctrl-C). */
   signal?: AbortSignal;
   /**
@@ -53,6 +71,14 @@ export class OutputConflictError extends Error {
   override name = "OutputConflictError";
 }
 
+/** What {@linkcode runExperiment} returns: the results file's content plus the typed result. */
+export type ExperimentRun<R, C = Record<string, unknown>> = Omit<RunResult, "config"> & {
+  /** The resolved config, typed by the experiment's schema. */
+  config: C;
+  /** The experiment's own typed result (fit curves, per-learner histories, …). */
+  details: R;
+};
+
 async function readJson(path: string): Promise<Record<string, unknown> | null> {
   try {
     return JSON.parse(await Deno.readTextFile(path));
@@ -64,24 +90,24 @@ async function readJson(path: string): Promise<Record<string, unknown> | null> {
 
 /**
  * Runs `experiment` and returns its result (also written to
- * `<outDir>/<name>/result.json` unless `outDir` is null).
+ * `<outDir>/<name>/result.json`, with the trained models in `<outDir>/<name>/models/`,
+ * unless `outDir` is null).
  *
  * @example
  * ```ts
- * const result = await runExperiment(sinusoidMaml, { preset: "quick", seed: 1, outDir: null });
- * console.log(result.metrics);
+ * const run = await runExperiment(sinusoidK5, { preset: "quick", seed: 1, outDir: null });
+ * console.log(run.metrics, run.details.curves);
  * ```
  */
-export async function runExperiment<S extends ConfigSchema>(
-  experiment: Experiment<S>,
+export async function runExperiment<S extends ConfigSchema, R>(
+  experiment: Experiment<S, R>,
   options: RunOptions = {},
-): Promise<RunResult> {
-  const preset = options.preset ?? "quick";
+): Promise<ExperimentRun<R, ConfigOf<S>>> {
   const seed = options.seed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0) {
     throw new RangeError(`seed must be a non-negative integer, got ${seed}`);
   }
-  const config = resolveConfig(experiment.schema, preset, options.overrides ?? {});
+  const { preset, config } = await runConfig(experiment, options);
   const identity: RunIdentity = { experiment: experiment.name, preset, config, seed };
   const log = options.log ?? ((m: string) => console.log(m));
   const missing = experiment.needs.filter((n) => !n.available());
@@ -94,6 +120,11 @@ export async function runExperiment<S extends ConfigSchema>(
   }
 
   const dir = options.outDir ? `${options.outDir}/${experiment.name}` : null;
+  if (options.from !== undefined && dir !== null && samePath(dir, options.from)) {
+    throw new OutputConflictError(
+      `--out would put the evaluation of ${options.from} into that same folder: choose another --out`,
+    );
+  }
   let checkpoints: CheckpointDir | null = null;
   if (dir) {
     const previous = await readJson(`${dir}/result.json`);
@@ -129,18 +160,40 @@ export async function runExperiment<S extends ConfigSchema>(
   const t0 = performance.now();
   const resumedFrom = options.resume && checkpoints ? await peekSteps(checkpoints) : null;
   const stopped: StoppedPhase[] = [];
-  const output = await experiment.run(config, {
-    seed,
-    preset,
-    progress: options.progress ?? (() => {}),
-    checkpoints,
-    checkpointEvery: options.checkpointEvery ?? 100,
-    signal: options.signal ?? new AbortController().signal,
-    deadline: options.deadline ?? Infinity,
-    onStopped: (phase) => stopped.push(phase),
-    log,
-  });
+  const commit = gitCommit();
+  const models = new ModelStore(
+    experiment.name,
+    identity,
+    options.from === undefined ? dir : null,
+    options.from ?? null,
+    commit,
+  );
+  let details: R;
+  try {
+    details = await experiment.run(config, {
+      seed,
+      preset,
+      progress: options.progress ?? (() => {}),
+      onStep: options.onStep ?? (() => {}),
+      models,
+      checkpoints: options.from === undefined ? checkpoints : null,
+      checkpointEvery: options.checkpointEvery ?? 100,
+      signal: options.signal ?? new AbortController().signal,
+      deadline: options.deadline ?? Infinity,
+      onStopped: (phase) => stopped.push(phase),
+      log,
+    });
+  } catch (e) {
+    models.dispose(); // what was saved stays on disk
+    throw e;
+  }
+  if (options.from !== undefined && models.loadedModels.length === 0) {
+    models.dispose();
+    throw new Error(`${experiment.name}: no saved model was evaluated from ${options.from}`);
+  }
+  const output = experiment.summarize(details, config);
   if (output.metrics.length === 0 && stopped.length > 0) {
+    models.dispose();
     throw new Error(
       `${experiment.name}: the time limit came before any learner had trained; nothing was ` +
         `evaluated${dir ? " (its checkpoints are kept: --resume continues)" : ""}`,
@@ -152,6 +205,10 @@ export async function runExperiment<S extends ConfigSchema>(
       : `PARTIAL: ${p.label} stopped by the time limit after ${p.step} of ${p.steps} steps ` +
         `(${(100 * p.step / p.steps).toFixed(1)}% of the schedule); its numbers are for that ` +
         `model. Continue with --resume.`
+  );
+  const evaluated = models.loadedModels.map((m) =>
+    `evaluated the saved model ${m.dir} (${m.info.steps} of ${m.info.scheduleSteps} steps trained` +
+    `${m.info.commit ? `, commit ${m.info.commit}` : ""}); nothing was trained in this run`
   );
   const result: RunResult = {
     schema: RESULT_SCHEMA,
@@ -170,11 +227,17 @@ export async function runExperiment<S extends ConfigSchema>(
     resumedFromStep: resumedFrom,
     partial: stopped,
     metrics: output.metrics,
-    curves: output.curves,
-    notes: [...partialNotes, ...output.notes],
+    // A curve with nothing to draw (no training in an evaluation-only run) is left out.
+    curves: output.curves.filter((c) => c.series.length > 0),
+    notes: [...evaluated, ...partialNotes, ...output.notes],
+    machine: machineInfo(),
+    commit,
+    models: dir ? models.savedLabels.map((label) => `models/${label}`) : [],
+    ...(options.from !== undefined ? { evaluatedFrom: options.from } : {}),
   };
   const problems = validateResult(result);
   if (problems.length > 0) {
+    models.dispose();
     throw new Error(`experiment "${experiment.name}" produced an invalid result: ${problems}`);
   }
   if (dir) {
@@ -182,7 +245,50 @@ export async function runExperiment<S extends ConfigSchema>(
     // A partial run keeps its checkpoints: --resume continues the schedule.
     if (stopped.length === 0) await checkpoints?.clear();
   }
-  return result;
+  await models.finish(result.metrics);
+  return { ...result, config, details };
+}
+
+/**
+ * The preset and config a run uses — the one resolution both `reproduce` and the notebooks
+ * go through: the preset's values (or, for an evaluation-only run, the values the saved
+ * models were trained with) plus the overrides, each validated against the schema, then the
+ * experiment's own check of combinations, all before any data loads.
+ */
+export async function runConfig<S extends ConfigSchema>(
+  // deno-lint-ignore no-explicit-any
+  experiment: Experiment<S, any>,
+  options: Pick<RunOptions, "preset" | "overrides" | "from"> = {},
+): Promise<{ preset: Preset; config: ConfigOf<S> }> {
+  let preset = options.preset ?? "quick";
+  let base: Record<string, unknown> = {};
+  if (options.from !== undefined) {
+    const trained = await ModelStore.trainedConfig(options.from, experiment.name);
+    preset = trained.preset === "quick" ? "quick" : "full";
+    base = Object.fromEntries(
+      Object.entries(trained.config).filter(([k]) => k in experiment.schema),
+    );
+  }
+  const config = resolveConfig(experiment.schema, preset, {
+    ...base,
+    ...(options.overrides ?? {}),
+  });
+  const problems = experiment.check?.(config) ?? [];
+  if (problems.length > 0) {
+    throw new ConfigError(`${experiment.name}: impossible config: ${problems.join("; ")}`);
+  }
+  return { preset, config };
+}
+
+function samePath(a: string, b: string): boolean {
+  const norm = (p: string) => {
+    try {
+      return Deno.realPathSync(p);
+    } catch {
+      return p.replace(/\/+$/, "");
+    }
+  };
+  return norm(a) === norm(b);
 }
 
 /** Total steps already done over the run's checkpoints (null when there are none). */

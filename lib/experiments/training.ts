@@ -12,9 +12,9 @@ import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../random/mod.ts";
 import {
   type BaseMetaLearner,
-  type Episode,
   metaTrain,
-  type StepStats,
+  taskSampler,
+  type TaskSource,
   type TrainingHistory,
 } from "../meta/mod.ts";
 import type { CheckpointStore } from "./checkpoint.ts";
@@ -25,18 +25,17 @@ export function stepRng(seed: number, step: number): Rng {
   return new Rng(seed * 1_000_003 + step + 1);
 }
 
-/** Progress callback of the experiment functions: which learner, and its step. */
-export type ExperimentProgress = (learner: string, stats: StepStats) => void | Promise<void>;
-
 /**
- * A complete run context from a partial one: what a notebook gets when it calls an
- * experiment function directly (no checkpoints, no progress line, never interrupted).
+ * A complete run context from a partial one (no checkpoints, no progress line, no models
+ * kept, never interrupted): what a test or a direct call of an experiment's `run` gets.
  */
 export function runContext(seed: number, given: Partial<RunContext> = {}): RunContext {
   return {
     seed,
     preset: "full",
     progress: () => {},
+    onStep: () => {},
+    models: null,
     checkpoints: null,
     checkpointEvery: 100,
     signal: new AbortController().signal,
@@ -53,14 +52,12 @@ export interface CheckpointedTrainingOptions {
   steps: number;
   /** Tasks per meta-step. */
   metaBatchSize: number;
-  /** Draws `count` tasks with the given generator. */
-  sampleTasks: (rng: Rng, count: number) => Episode[];
+  /** Where the tasks come from (each step draws with its own generator, see {@linkcode stepRng}). */
+  tasks: TaskSource;
   /** Outer learning rate at a (global) step, e.g. halved every 2,000 steps. */
   lrSchedule?: (step: number) => number;
   /** Label for checkpoints (several learners in one experiment need distinct ones). */
   label?: string;
-  /** Called after every step (e.g. a notebook's live curve). */
-  onStep?: (stats: StepStats) => void | Promise<void>;
   /** Steps between checkpoints for this phase (default `ctx.checkpointEvery`); slow steps want fewer. */
   checkpointEvery?: number;
 }
@@ -80,7 +77,9 @@ function append(into: TrainingHistory, more: TrainingHistory): void {
 
 /**
  * Meta-trains `learner` for `steps` steps in chunks of `ctx.checkpointEvery`, saving a
- * checkpoint after each chunk and resuming from one when `ctx.checkpoints` holds it.
+ * checkpoint after each chunk and resuming from one when `ctx.checkpoints` holds it; the
+ * trained learner goes to `ctx.models` (kept beside the results). In an evaluation-only run
+ * (`ctx.models.evalOnly`) it loads the saved model instead and trains nothing.
  * Reports progress through `ctx.progress`; stops with {@linkcode RunInterrupted} at a
  * chunk boundary once `ctx.signal` is aborted (the last checkpoint stays intact).
  * Once `ctx.deadline` has passed it stops after the step in progress, writes a checkpoint
@@ -93,9 +92,16 @@ export async function trainWithCheckpoints(
   ctx: RunContext,
   options: CheckpointedTrainingOptions,
 ): Promise<TrainingHistory> {
-  const { steps, metaBatchSize, sampleTasks, lrSchedule } = options;
+  const { steps, metaBatchSize, tasks, lrSchedule } = options;
   const label = options.label ?? learner.name;
   const history = emptyHistory();
+  if (ctx.models?.evalOnly) {
+    const model = await ctx.models.load(label, learner);
+    ctx.log(
+      `${label}: evaluating the saved model ${model.dir} (${model.info.steps} steps trained)`,
+    );
+    return history;
+  }
   let done = 0;
   const store = ctx.checkpoints?.store(label) ?? null;
   const saved = store ? await store.load() : null;
@@ -133,7 +139,7 @@ export async function trainWithCheckpoints(
     try {
       part = await metaTrain(
         learner,
-        (count) => sampleTasks(stepRng(ctx.seed, next++), count),
+        (count) => taskSampler(tasks, stepRng(ctx.seed, next++))(count),
         {
           steps: chunk,
           metaBatchSize,
@@ -146,7 +152,7 @@ export async function trainWithCheckpoints(
             const values: Record<string, number> = { loss: s.loss };
             if (s.accuracy !== undefined) values.acc = s.accuracy;
             ctx.progress(s.step + 1, steps, values);
-            await options.onStep?.(s);
+            await ctx.onStep(label, s);
             // Once the time is up, stop after this very step (a checkpoint is written below,
             // mid-chunk if need be): slow steps overrun the limit by one step, not a chunk.
             if (Date.now() >= ctx.deadline && s.step + 1 < steps) throw new TimeUp(h);
@@ -167,6 +173,7 @@ export async function trainWithCheckpoints(
       break;
     }
   }
+  if (done > 0) await ctx.models?.save(label, learner, { done, schedule: steps });
   return history;
 }
 

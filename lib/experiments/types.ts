@@ -1,12 +1,15 @@
 /**
- * What an experiment is: a named function of a typed config returning a typed result.
- * The notebooks and `deno task reproduce` call the same experiment functions, so they
- * give the same numbers.
+ * What an experiment is: one object holding its config schema (the only place where its
+ * quick and full values live), its typed `run`, and how its result becomes the metrics,
+ * curves and notes of a results file. The notebooks and `deno task reproduce` both run it
+ * through `runExperiment`, so they resolve the same config and give the same numbers.
  * @module
  */
 import type { ConfigOf, ConfigSchema, Preset } from "./config.ts";
 import type { CheckpointDir } from "./checkpoint.ts";
 import type { PublishedNumber } from "../eval/mod.ts";
+import type { BaseMetaLearner, StepStats } from "../meta/mod.ts";
+import type { ModelStore } from "./models.ts";
 
 export type { PublishedNumber };
 
@@ -61,6 +64,9 @@ export interface ExperimentOutput {
 /** Live progress of a run: step out of total and the values worth showing. */
 export type ProgressFn = (step: number, total: number, values?: Record<string, number>) => void;
 
+/** Step-by-step statistics of one training phase (e.g. a notebook's live curve per learner). */
+export type StepFn = (phase: string, stats: StepStats) => void | Promise<void>;
+
 /** A training phase the time limit stopped before its last step (resumable). */
 export interface StoppedPhase {
   /** The phase's checkpoint label (usually the learner's name). */
@@ -79,6 +85,8 @@ export interface RunContext {
   preset: Preset;
   /** Reports progress (a terminal line, a notebook display, or nothing). */
   progress: ProgressFn;
+  /** Called after every meta-step of every training phase, with the phase's label. */
+  onStep: StepFn;
   /** Where to keep checkpoints, or null for none (notebooks usually pass null). */
   checkpoints: CheckpointDir | null;
   /** Steps between checkpoints. */
@@ -95,6 +103,11 @@ export interface RunContext {
   onStopped: (phase: StoppedPhase) => void;
   /** Prints a line of commentary. */
   log: (message: string) => void;
+  /**
+   * Where trained models go and, for an evaluation-only run, where they come from; null:
+   * models are neither kept nor loaded (a notebook that writes nothing).
+   */
+  models: ModelStore | null;
 }
 
 /** A data set an experiment needs, and how to get it when it is missing. */
@@ -107,8 +120,17 @@ export interface DataNeed {
   howToGet: string;
 }
 
-/** A named, reproducible experiment. */
-export interface Experiment<S extends ConfigSchema = ConfigSchema> {
+/**
+ * A named, reproducible experiment.
+ *
+ * @example
+ * ```ts
+ * const result = await runExperiment(sinusoidK5, { preset: "quick", outDir: null });
+ * console.log(result.metrics, result.details.curves);
+ * ```
+ */
+// deno-lint-ignore no-explicit-any
+export interface Experiment<S extends ConfigSchema = ConfigSchema, R = any> {
   /** Registry name, e.g. "sinusoid-maml". */
   name: string;
   /** Human title for the report. */
@@ -119,8 +141,22 @@ export interface Experiment<S extends ConfigSchema = ConfigSchema> {
   needs: DataNeed[];
   /** The typed, validated knobs with their quick and full presets. */
   schema: S;
-  /** Runs it. */
-  run(config: ConfigOf<S>, ctx: RunContext): Promise<ExperimentOutput>;
+  /**
+   * Combinations of values the ranges alone allow but the experiment cannot run (e.g. more
+   * shots and queries than a class has examples): one message per problem, empty when the
+   * config is fine. Checked before any data loads.
+   */
+  check?(config: ConfigOf<S>): string[];
+  /** Runs it, returning the typed result a notebook reads. */
+  run(config: ConfigOf<S>, ctx: RunContext): Promise<R>;
+  /** The result as headline metrics, curves and notes (what `result.json` keeps). */
+  summarize(result: R, config: ConfigOf<S>): ExperimentOutput;
+  /**
+   * Builds the learner `label` exactly as `run` does for `config`, untrained: what a saved
+   * model is loaded into (see `lib/experiments/apply.ts`). Absent for experiments whose
+   * models are not reusable on their own.
+   */
+  learner?(label: string, config: ConfigOf<S>): BaseMetaLearner;
 }
 
 /** Thrown when a run is interrupted (Ctrl-C); the last checkpoint stays intact. */
