@@ -1,6 +1,13 @@
 /**
  * The compute layer: backend choice and set-up, plus the kernels (wasm) and gradients
  * (every backend) MetaLab adds so conv nets train fast and to second order.
+ *
+ * Laid out as tfjs lays out its own: `init.ts` chooses and sets up the backend;
+ * `register_wasm_kernels.ts` registers one wasm kernel per file of `kernels/` (named after
+ * the kernel), some of which run bodies of MetaLab's WebAssembly SIMD module (`simd/`: the
+ * encoder, one body per file, and `simd/mod.ts`, which assembles them on the backend's
+ * memory); `register_gradients.ts` registers one gradient per file of `gradients/`;
+ * `wasm_threads.ts` starts the threaded wasm build under Deno.
  * @module
  */
 export {
