@@ -15,7 +15,8 @@ import {
   MetaSgd,
   Reptile,
 } from "../lib/meta/mod.ts";
-import { disposeTask } from "../lib/tasks/mod.ts";
+import { SinusoidFamily } from "../lib/datasets/mod.ts";
+import { disposeTask, RegressionTaskSampler, stackTasks } from "../lib/tasks/mod.ts";
 import type { Episode, MetaGradient } from "../lib/meta/mod.ts";
 import { assertAllClose } from "../lib/testing/mod.ts";
 import { clusterTask, smoothMlp } from "./meta_fixtures.ts";
@@ -295,14 +296,44 @@ Deno.test("canBatch is the one test of the batched path: regression, ≥ 2 tasks
   assert.equal(anil.canBatch(tasks), false, "ANIL adapts only the head");
   assert.equal(classifier.canBatch(tasks), false, "classification");
   // The path refuses what canBatch refuses, saying why.
+  const stacked = stackTasks(tasks);
   assert.throws(
-    () => classifier.batchedGradients(tasks),
+    () => classifier.batchedGradients(stacked),
     /maml\.batchedGradients: needs a regression learner with a batched inner loop \(kind "classification"/,
   );
   assert.throws(
-    () => tf.tidy(() => maml.batchedGradients(uneven).total),
-    /stackTasks: episodes must have equal shapes; episode 0 has support x \[5,1\].*episode 1 has support x \[6,1\]/,
+    () => maml.batchedGradients(tasks[0]),
+    /expected a stacked meta-batch \(x \[T, n, …\].*got support x \[5,1\], query x \[5,1\]/,
   );
-  disposeTask([...tasks, ...uneven]);
+  disposeTask([...tasks, ...uneven, stacked]);
   [maml, anil, classifier].forEach((l) => l.dispose());
+});
+
+Deno.test("the batched path takes a sampler's stacked meta-batch: sampleBatch gives the gradient of the same tasks", () => {
+  const sampler = new RegressionTaskSampler(new SinusoidFamily(), { shots: 5, queries: 5 });
+  const objective = { innerSteps: 2, innerLr: 0.01, l2: 1e-3, proximal: 0.05, innerProximal: 0.2 };
+  const maml = new Maml(mlp([1, 20, 20, 1]), { rng: new Rng(1), kind: "regression", objective });
+  const looped = new Maml(mlp([1, 20, 20, 1]), {
+    rng: new Rng(1),
+    kind: "regression",
+    objective,
+    batched: false,
+  });
+  const rng = new Rng(21);
+  const tasks = Array.from({ length: 4 }, () => sampler.sample(rng));
+  const batch = sampler.sampleBatch(new Rng(21), 4); // the same four tasks, stacked as drawn
+  const a = gradientsOf(maml, tasks);
+  const b = tf.tidy(() =>
+    maml.batchedGradients(batch) as unknown as tf.TensorContainer
+  ) as unknown as MetaGradient;
+  const c = gradientsOf(looped, tasks);
+  assertAllClose(b.total, a.total, { rtol: 1e-6, label: "J: sampleBatch vs stacked tasks" });
+  b.grads.forEach((g, i) => {
+    assertAllClose(g, a.grads[i], { rtol: 1e-6, atol: 1e-7, label: `stacked ${i}` });
+    assertAllClose(g, c.grads[i], { rtol: 1e-3, atol: 1e-5, label: `task by task ${i}` });
+  });
+  [a, b, c].forEach(disposeGradient);
+  disposeTask([...tasks, batch]);
+  maml.dispose();
+  looped.dispose();
 });

@@ -169,7 +169,7 @@ export abstract class BaseMetaLearner implements MetaLearner {
    * that memory holds one task's graph, not the meta-batch's. Call inside `tf.tidy`.
    */
   metaGradients(tasks: Episode[]): MetaGradient {
-    if (this.canBatch(tasks)) return this.batchedGradients(tasks);
+    if (this.canBatch(tasks)) return this.batchedGradients(stackTasks(tasks));
     return tasks.length > 1 ? this.taskByTaskGradients(tasks) : this.wholeBatchGradients(tasks);
   }
 
@@ -192,12 +192,14 @@ export abstract class BaseMetaLearner implements MetaLearner {
   }
 
   /**
-   * ∇_θ J(θ) with all tasks stacked (`lib/tasks`' `stackTasks`) and the inner loop run on
-   * all of them at once ({@linkcode stackedInnerLoop}); regression (MSE) only. Tasks are
-   * independent, so the gradient of the summed support loss with respect to the stacked
-   * state is every task's own inner gradient at once: the same J and ∇J as task by task.
+   * ∇_θ J(θ) of a stacked meta-batch (`lib/tasks`' `MetaBatch` layout, `[T, n, …]`: what
+   * `stackTasks` makes of T tasks, or what a sampler's `sampleBatch` draws) with the inner
+   * loop run on all tasks at once ({@linkcode stackedInnerLoop}); regression (MSE) only.
+   * Tasks are independent, so the gradient of the summed support loss with respect to the
+   * stacked state is every task's own inner gradient at once: the same J and ∇J as task by
+   * task. Call inside `tf.tidy`.
    */
-  batchedGradients(tasks: Episode[]): MetaGradient {
+  batchedGradients(batch: Episode): MetaGradient {
     const loop = this.stackedInnerLoop();
     if (!loop || this.kind !== "regression") {
       throw new Error(
@@ -205,9 +207,15 @@ export abstract class BaseMetaLearner implements MetaLearner {
           `(kind "${this.kind}", batched inner loop ${loop ? "present" : "absent"})`,
       );
     }
+    const count = batch.support.x.shape[0];
+    if (batch.support.x.rank < 3 || batch.query.x.rank < 3 || batch.query.x.shape[0] !== count) {
+      throw new Error(
+        `${this.name}.batchedGradients: expected a stacked meta-batch (x [T, n, …], the same T ` +
+          `for support and query), got ` +
+          `support x [${batch.support.x.shape}], query x [${batch.query.x.shape}]`,
+      );
+    }
     const c = this.objective.config;
-    const count = tasks.length;
-    const batch = stackTasks(tasks);
     const targets = (y: tf.Tensor) => tf.reshape(y, [count, y.shape[1]!, -1]);
     const [xs, ys] = [batch.support.x, targets(batch.support.y)];
     const [xq, yq] = [batch.query.x, targets(batch.query.y)];

@@ -12,6 +12,7 @@ import type { ClassificationTask, EpisodeMeta, MetaBatch } from "./task.ts";
 import {
   composeTransforms,
   type EpisodeArrays,
+  episodeArrays,
   type EpisodePlan,
   kShots,
   loadEpisode,
@@ -139,17 +140,9 @@ export class EpisodeSampler {
   sampleBatch(rng: Rng, tasks: number): MetaBatch<EpisodeMeta> {
     checkCount("tasks", tasks, 1);
     const { ways, shots, queries } = this.spec;
-    const size = this.dataset.itemSize;
     const perS = ways * shots;
     const perQ = ways * queries;
-    const arrays: EpisodeArrays = {
-      supportX: new Float32Array(tasks * perS * size),
-      supportY: new Int32Array(tasks * perS),
-      queryX: new Float32Array(tasks * perQ * size),
-      queryY: new Int32Array(tasks * perQ),
-      supportIndices: new Int32Array(tasks * perS),
-      queryIndices: new Int32Array(tasks * perQ),
-    };
+    const arrays = episodeArrays(tasks * perS, tasks * perQ, this.dataset.itemSize);
     const plans: EpisodePlan[] = [];
     for (let t = 0; t < tasks; t++) {
       const plan = this.#plan(rng);

@@ -20,6 +20,7 @@ export type { EpisodeSpec } from "./validate.ts";
 export {
   composeTransforms,
   emptyPlan,
+  episodeArrays,
   kShots,
   loadEpisode,
   nWays,

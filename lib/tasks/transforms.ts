@@ -100,6 +100,22 @@ export interface EpisodeArrays {
   queryIndices: Int32Array;
 }
 
+/** Zeroed arrays for `supportRows` support and `queryRows` query examples of `itemSize` values. */
+export function episodeArrays(
+  supportRows: number,
+  queryRows: number,
+  itemSize: number,
+): EpisodeArrays {
+  return {
+    supportX: new Float32Array(supportRows * itemSize),
+    supportY: new Int32Array(supportRows),
+    queryX: new Float32Array(queryRows * itemSize),
+    queryY: new Int32Array(queryRows),
+    supportIndices: new Int32Array(supportRows),
+    queryIndices: new Int32Array(queryRows),
+  };
+}
+
 /**
  * Copies a plan's examples into flat arrays: for each class, its first `shots` examples go
  * to the support set and the next `queries` to the query set, class-major. When `into` is
@@ -115,14 +131,7 @@ export function loadEpisode(
 ): EpisodeArrays {
   const n = plan.classes.length;
   const size = dataset.itemSize;
-  const arrays = into?.arrays ?? {
-    supportX: new Float32Array(n * shots * size),
-    supportY: new Int32Array(n * shots),
-    queryX: new Float32Array(n * queries * size),
-    queryY: new Int32Array(n * queries),
-    supportIndices: new Int32Array(n * shots),
-    queryIndices: new Int32Array(n * queries),
-  };
+  const arrays = into?.arrays ?? episodeArrays(n * shots, n * queries, size);
   let s = into?.supportOffset ?? 0; // row offsets
   let q = into?.queryOffset ?? 0;
   for (let i = 0; i < n; i++) {
