@@ -88,7 +88,7 @@ export interface MetaBatch<M> extends Episode {
  * const task = sampler.sample(rng);
  * // ... adapt and score ...
  * disposeTask(task);
- * disposeTask(sampleTasks(rng, 4)); // a list works too
+ * disposeTask([sampler.sample(rng), sampler.sample(rng)]); // a list works too
  * ```
  */
 export function disposeTask(tasks: Episode | readonly Episode[]): void {
