@@ -47,6 +47,11 @@ options:
   --list             list the experiments and their config knobs, then exit
   --help             this text`;
 
+/** Why `--resume --force` is refused: the two say opposite things about what is there. */
+const RESUME_AND_FORCE =
+  "--resume and --force contradict each other: --resume continues the checkpointed run in " +
+  "the output folder, --force discards what is there and starts over; pass one of them";
+
 function describeField(key: string, f: ConfigField): string {
   const range = f.kind === "int" || f.kind === "number"
     ? `${f.kind} in [${f.min}, ${f.max}]`
@@ -108,6 +113,7 @@ export function reproducePlan(argv: string[]): ReproducePlan & { help: boolean; 
     help: "bool",
   });
   const preset = flags.quick ? "quick" : "full";
+  if (flags.resume && flags.force) throw new Error(RESUME_AND_FORCE);
   const seedText = flags.seed === undefined ? "0" : String(flags.seed);
   if (!/^\d+$/.test(seedText.trim()) || !Number.isSafeInteger(Number(seedText))) {
     throw new Error(`--seed must be a non-negative integer, got "${flags.seed}"`);

@@ -107,6 +107,12 @@ export async function runExperiment<S extends ConfigSchema, R>(
   if (!Number.isSafeInteger(seed) || seed < 0) {
     throw new RangeError(`seed must be a non-negative integer, got ${seed}`);
   }
+  if (options.resume && options.force) {
+    throw new RangeError(
+      "resume and force contradict each other: resume continues the checkpointed run in the " +
+        "output folder, force discards what is there and starts over; pass one of them",
+    );
+  }
   const { preset, config } = await runConfig(experiment, options);
   const identity: RunIdentity = { experiment: experiment.name, preset, config, seed };
   const log = options.log ?? ((m: string) => console.log(m));
@@ -142,7 +148,8 @@ export async function runExperiment<S extends ConfigSchema, R>(
       if (options.resume && !same) {
         throw new OutputConflictError(
           `cannot resume: the checkpoint in ${dir} belongs to another run ` +
-            `(${JSON.stringify(started)}); rerun with its settings or pass --force to start over`,
+            `(${JSON.stringify(started)}); rerun with its settings, or run again with --force ` +
+            `instead of --resume to start over`,
         );
       }
       if (!options.resume && !options.force) {

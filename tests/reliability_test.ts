@@ -1,0 +1,64 @@
+/**
+ * Nothing lost, nothing silently wrong (issue 10, the runner and the CLI): what `reproduce`
+ * and `runExperiment` do when a careless or hostile user gives them an unusable output
+ * folder, a corrupt results file, contradicting flags, a run that is already complete, a
+ * folder another run is writing into, a metric that diverged, one evaluation episode, or a
+ * half-downloaded data folder. Where the case is about the CLI, the real command runs as a
+ * subprocess, with tiny schedules so that each case takes a second or two.
+ */
+import assert from "node:assert/strict";
+import { runExperiment, sinusoidK5 } from "../lib/experiments/mod.ts";
+import { reproducePlan } from "../lib/cli/reproduce.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+
+/** Tiny schedules: a sinusoid-k5 run in about a second. */
+const TINY = [
+  "--quick",
+  "--set",
+  "trainSteps=5",
+  "--set",
+  "metaClassifierSteps=5",
+  "--set",
+  "evalEpisodes=5",
+];
+
+/** Runs `deno task reproduce ARGS` (wasm backend) and returns its exit code and output. */
+async function reproduce(args: string[]): Promise<{ code: number; text: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "lib/cli/reproduce.ts", "--backend", "wasm", ...args],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, text: dec.decode(out.stdout) + dec.decode(out.stderr) };
+}
+
+/** Runs `fn` with a fresh temporary folder, removed afterwards. */
+async function withTempDir(prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: `metalab-${prefix}-` });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("--resume --force is refused as a contradiction, saying which flag does what", async () => {
+  const contradiction =
+    /--resume and --force contradict each other: --resume continues the checkpointed run .* --force discards what is there and starts over; pass one of them/;
+  assert.throws(() => reproducePlan(["sinusoid-k5", "--resume", "--force"]), contradiction);
+  await withTempDir("resume-force", async (out) => {
+    const r = await reproduce(["sinusoid-k5", ...TINY, "--out", out, "--resume", "--force"]);
+    assert.equal(r.code, 2, r.text);
+    assert.match(r.text, contradiction);
+    assert.doesNotMatch(r.text, /pass --force/, "never the advice the user has just followed");
+    assert.deepEqual([...Deno.readDirSync(out)], [], "nothing ran");
+    await assert.rejects(
+      runExperiment(sinusoidK5, { outDir: out, resume: true, force: true, log: () => {} }),
+      /resume and force contradict each other/,
+    );
+  });
+});
