@@ -62,3 +62,79 @@ Deno.test("--resume --force is refused as a contradiction, saying which flag doe
     );
   });
 });
+
+/** A folder this process cannot write into: a read-only temp folder, or as root `/sys`. */
+async function unwritableFolder(scratch: string): Promise<string | null> {
+  if (Deno.uid() !== 0) {
+    const dir = `${scratch}/read-only`;
+    await Deno.mkdir(dir, { mode: 0o500 });
+    return dir;
+  }
+  // Root writes through permission bits; sysfs refuses even root.
+  try {
+    return Deno.statSync("/sys").isDirectory ? "/sys" : null;
+  } catch {
+    return null;
+  }
+}
+
+Deno.test("--out that is empty, a file, under a file or unwritable is an error before any work", async () => {
+  await withTempDir("bad-out", async (scratch) => {
+    const rootReport = (() => {
+      try {
+        return Deno.statSync("/report.html").mtime?.getTime() ?? 0;
+      } catch {
+        return null;
+      }
+    })();
+    let r = await reproduce(["sinusoid-k5", ...TINY, "--out", ""]);
+    assert.equal(r.code, 2, r.text);
+    assert.match(r.text, /--out must name a folder, got ""/);
+    assert.doesNotMatch(
+      r.text,
+      /backend|sinusoid-k5 1\//,
+      "refused before the backend or training",
+    );
+    assert.equal(
+      (() => {
+        try {
+          return Deno.statSync("/report.html").mtime?.getTime() ?? 0;
+        } catch {
+          return null;
+        }
+      })(),
+      rootReport,
+      "no report.html written at /",
+    );
+
+    const file = `${scratch}/a-file`;
+    await Deno.writeTextFile(file, "keep me");
+    r = await reproduce(["sinusoid-k5", ...TINY, "--out", file]);
+    assert.equal(r.code, 2, r.text);
+    assert.match(r.text, new RegExp(`output folder ${file} is a file, not a folder`));
+    assert.equal(await Deno.readTextFile(file), "keep me");
+
+    r = await reproduce(["sinusoid-k5", ...TINY, "--out", `${file}/sub`]);
+    assert.equal(r.code, 2, r.text);
+    assert.match(r.text, new RegExp(`output folder ${file}/sub cannot be used: `));
+
+    const readOnly = await unwritableFolder(scratch);
+    if (readOnly === null) {
+      console.log("no unwritable folder on this machine: that case is not checked");
+    } else {
+      r = await reproduce(["sinusoid-k5", ...TINY, "--out", readOnly]);
+      assert.equal(r.code, 2, r.text);
+      assert.match(r.text, new RegExp(`output folder ${readOnly} is not writable: `));
+      assert.doesNotMatch(r.text, /sinusoid-k5 1\//, "nothing trained");
+    }
+
+    await assert.rejects(
+      runExperiment(sinusoidK5, { outDir: "", log: () => {} }),
+      /outDir must name a folder \(or be null to write nothing\), got ""/,
+    );
+    assert.deepEqual(
+      [...Deno.readDirSync(scratch)].map((e) => e.name).sort(),
+      readOnly?.startsWith(scratch) ? ["a-file", "read-only"] : ["a-file"],
+    );
+  });
+});

@@ -11,6 +11,7 @@
 import { parseArgs } from "./args.ts";
 import { initBackend } from "../backend/mod.ts";
 import {
+  checkOutputFolder,
   type ConfigField,
   type Experiment,
   EXPERIMENTS,
@@ -126,6 +127,9 @@ export function reproducePlan(argv: string[]): ReproducePlan & { help: boolean; 
   if (from !== undefined && !flags["eval-only"]) {
     throw new Error(`--from ${from} is for evaluating saved models: add --eval-only`);
   }
+  if (flags.out !== undefined && String(flags.out).trim() === "") {
+    throw new Error(`--out must name a folder, got ${JSON.stringify(flags.out)}`);
+  }
   const outDir = (flags.out as string | undefined) ??
     (from !== undefined ? "results/eval" : `results/${preset}`);
   const timeLimit = flags["time-limit"] as string | undefined;
@@ -194,6 +198,8 @@ async function main(): Promise<number> {
     );
     if (plan.named) return 1; // explicitly asked for, cannot run
   }
+  // An unusable output folder is an error before any data loads or any step trains.
+  await checkOutputFolder(outDir);
   const backend = await initBackend(plan.backend);
   console.log(
     `MetaLab reproduce: ${runnable.length} experiment(s), ` +

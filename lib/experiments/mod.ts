@@ -14,7 +14,6 @@ export {
   type ConfigOf,
   type ConfigSchema,
   intField,
-  notebookPreset,
   numberField,
   numbersField,
   parseOverrides,
@@ -44,6 +43,7 @@ export {
   validateResult,
 } from "./results.ts";
 export {
+  checkOutputFolder,
   type ExperimentRun,
   OutputConflictError,
   runConfig,
@@ -65,6 +65,16 @@ export {
   writeReport,
 } from "./report.ts";
 export { type LoadedModel, ModelStore, type SavedModelInfo } from "./models.ts";
+export {
+  type Classification,
+  classifyFolders,
+  type ClassifyOptions,
+  type ImageInput,
+  loadSavedLearner,
+  type Prediction,
+  type SavedLearner,
+  type Strokes,
+} from "./apply.ts";
 export { gitCommit, type MachineInfo, machineInfo } from "./provenance.ts";
 export { publishedNumber, thin, trainingCurve } from "./summary.ts";
 export {
@@ -104,3 +114,14 @@ export { omniglotProtonetAnchor } from "./omniglot_protonet_anchor.ts";
 export { omniglotMaml } from "./omniglot_maml.ts";
 export { omniglotAnilMetasgd } from "./omniglot_anil_metasgd.ts";
 export { EXPERIMENTS, findExperiment } from "./registry.ts";
+export {
+  COURSE_MODES,
+  type CourseMode,
+  courseMode,
+  type CourseRun,
+  courseRun,
+  type CourseRunOptions,
+  notebookPreset,
+  SHIPPED_MODELS_DIR,
+  trainedModelsDir,
+} from "./course.ts";

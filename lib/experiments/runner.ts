@@ -125,6 +125,13 @@ export async function runExperiment<S extends ConfigSchema, R>(
     );
   }
 
+  if (options.outDir !== undefined && options.outDir !== null && options.outDir.trim() === "") {
+    throw new RangeError(
+      `outDir must name a folder (or be null to write nothing), got ${
+        JSON.stringify(options.outDir)
+      }`,
+    );
+  }
   const dir = options.outDir ? `${options.outDir}/${experiment.name}` : null;
   if (options.from !== undefined && dir !== null && samePath(dir, options.from)) {
     throw new OutputConflictError(
@@ -133,6 +140,7 @@ export async function runExperiment<S extends ConfigSchema, R>(
   }
   let checkpoints: CheckpointDir | null = null;
   if (dir) {
+    await checkOutputFolder(dir);
     const previous = await readJson(`${dir}/result.json`);
     if (previous && !sameRun(previous as unknown as RunIdentity, identity) && !options.force) {
       throw new OutputConflictError(
@@ -285,6 +293,51 @@ export async function runConfig<S extends ConfigSchema>(
     throw new ConfigError(`${experiment.name}: impossible config: ${problems.join("; ")}`);
   }
   return { preset, config };
+}
+
+/**
+ * Makes sure `path` can hold a run's files, before any work: creates it if needed, and
+ * throws naming the path and the reason when it is a file, cannot be created or cannot be
+ * written to (`reproduce` checks `--out` with this before it loads anything).
+ *
+ * @example
+ * ```ts
+ * await checkOutputFolder("results/quick"); // throws: "output folder results/quick is a file, not a folder"
+ * ```
+ */
+export async function checkOutputFolder(path: string): Promise<void> {
+  if (path.trim() === "") {
+    throw new OutputConflictError(`the output folder must be a path, got ${JSON.stringify(path)}`);
+  }
+  try {
+    if (!(await Deno.stat(path)).isDirectory) {
+      throw new OutputConflictError(`output folder ${path} is a file, not a folder`);
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) {
+      if (e instanceof OutputConflictError) throw e;
+      throw new OutputConflictError(
+        `output folder ${path} cannot be used: ${(e as Error).message}`,
+      );
+    }
+    try {
+      await Deno.mkdir(path, { recursive: true });
+    } catch (e) {
+      throw new OutputConflictError(
+        `output folder ${path} cannot be created: ${(e as Error).message}`,
+      );
+    }
+  }
+  // Permission bits do not tell (root, ACLs, read-only mounts): write a probe file.
+  const probe = `${path}/.metalab-write-check-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    await Deno.writeTextFile(probe, "", { createNew: true });
+  } catch (e) {
+    throw new OutputConflictError(
+      `output folder ${path} is not writable: ${(e as Error).message}`,
+    );
+  }
+  await Deno.remove(probe);
 }
 
 function samePath(a: string, b: string): boolean {
