@@ -7,8 +7,16 @@
  * subprocess, with tiny schedules so that each case takes a second or two.
  */
 import assert from "node:assert/strict";
-import { runExperiment, sinusoidK5 } from "../lib/experiments/mod.ts";
+import { initBackend } from "../lib/backend/mod.ts";
+import {
+  OutputConflictError,
+  runExperiment,
+  sinusoidK5,
+  validateResult,
+} from "../lib/experiments/mod.ts";
 import { reproducePlan } from "../lib/cli/reproduce.ts";
+
+await initBackend("wasm");
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -135,6 +143,59 @@ Deno.test("--out that is empty, a file, under a file or unwritable is an error b
     assert.deepEqual(
       [...Deno.readDirSync(scratch)].map((e) => e.name).sort(),
       readOnly?.startsWith(scratch) ? ["a-file", "read-only"] : ["a-file"],
+    );
+  });
+});
+
+/** The tiny schedules of {@linkcode TINY} as runExperiment overrides. */
+const TINY_OVERRIDES = { trainSteps: 5, metaClassifierSteps: 5, evalEpisodes: 5 };
+
+/** result.json of `experiment` under `out`, parsed. */
+async function resultFile(out: string, experiment = "sinusoid-k5") {
+  return JSON.parse(await Deno.readTextFile(`${out}/${experiment}/result.json`));
+}
+
+Deno.test("a corrupt result.json does not block its folder: --force overwrites it, without it the error says what to do", async () => {
+  await withTempDir("corrupt-result", async (out) => {
+    let r = await reproduce(["sinusoid-k5", ...TINY, "--out", out]);
+    assert.equal(r.code, 0, r.text);
+    const file = `${out}/sinusoid-k5/result.json`;
+    await Deno.writeTextFile(file, `{"schema": "metalab.result/1", "metrics": [`); // cut off
+    r = await reproduce(["sinusoid-k5", ...TINY, "--out", out]);
+    assert.equal(r.code, 1, r.text);
+    assert.match(
+      r.text,
+      new RegExp(
+        `${file} is unreadable \\(not JSON .*\\), so it cannot be told apart from another ` +
+          `run's results: pass --force to overwrite it, or choose another --out`,
+      ),
+    );
+    assert.doesNotMatch(r.text, /sinusoid-k5 1\//, "nothing trained");
+    r = await reproduce(["sinusoid-k5", ...TINY, "--out", out, "--force"]);
+    assert.equal(r.code, 0, r.text);
+    assert.deepEqual(validateResult(await resultFile(out)), [], "overwritten with a good one");
+
+    // JSON that names no run is no better than a broken file.
+    await Deno.writeTextFile(file, "[]");
+    await assert.rejects(
+      runExperiment(sinusoidK5, { outDir: out, overrides: TINY_OVERRIDES, log: () => {} }),
+      (e) =>
+        e instanceof OutputConflictError &&
+        /result\.json is unreadable \(it names no run \(experiment, preset, config and seed\)\)/
+          .test(e.message),
+    );
+    // A run.json that cannot be read blocks a resume with the same advice.
+    await Deno.remove(file);
+    await Deno.writeTextFile(`${out}/sinusoid-k5/checkpoint-maml.ckpt`, "x");
+    await Deno.writeTextFile(`${out}/sinusoid-k5/run.json`, "{");
+    await assert.rejects(
+      runExperiment(sinusoidK5, {
+        outDir: out,
+        overrides: TINY_OVERRIDES,
+        resume: true,
+        log: () => {},
+      }),
+      /cannot resume: .*run\.json, which says whose checkpoints are in .* is unreadable \(not JSON/,
     );
   });
 });

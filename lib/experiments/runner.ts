@@ -79,13 +79,40 @@ export type ExperimentRun<R, C = Record<string, unknown>> = Omit<RunResult, "con
   details: R;
 };
 
-async function readJson(path: string): Promise<Record<string, unknown> | null> {
+/** What a run's file in the output folder holds: nothing, something unreadable, or a run. */
+type StoredRun =
+  | { kind: "none" }
+  | { kind: "unreadable"; why: string }
+  | { kind: "run"; run: RunIdentity & Record<string, unknown> };
+
+/**
+ * Reads `result.json` or `run.json`. A file that is not JSON, not an object or names no run
+ * (experiment, preset, config, seed) is reported as unreadable, never thrown: what to do
+ * about it (overwrite with force, or refuse saying so) is the caller's decision.
+ */
+async function readStoredRun(path: string): Promise<StoredRun> {
+  let text: string;
   try {
-    return JSON.parse(await Deno.readTextFile(path));
+    text = await Deno.readTextFile(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw new OutputConflictError(`cannot read ${path}: ${(e as Error).message}`);
+    if (e instanceof Deno.errors.NotFound) return { kind: "none" };
+    return { kind: "unreadable", why: (e as Error).message };
   }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return { kind: "unreadable", why: `not JSON (${(e as Error).message})` };
+  }
+  const v = value as Record<string, unknown>;
+  if (
+    typeof v !== "object" || v === null || Array.isArray(v) || typeof v.experiment !== "string" ||
+    typeof v.preset !== "string" || typeof v.config !== "object" || v.config === null ||
+    typeof v.seed !== "number"
+  ) {
+    return { kind: "unreadable", why: "it names no run (experiment, preset, config and seed)" };
+  }
+  return { kind: "run", run: v as RunIdentity & Record<string, unknown> };
 }
 
 /**
@@ -141,23 +168,37 @@ export async function runExperiment<S extends ConfigSchema, R>(
   let checkpoints: CheckpointDir | null = null;
   if (dir) {
     await checkOutputFolder(dir);
-    const previous = await readJson(`${dir}/result.json`);
-    if (previous && !sameRun(previous as unknown as RunIdentity, identity) && !options.force) {
+    const resultFile = `${dir}/result.json`;
+    const previous = await readStoredRun(resultFile);
+    if (previous.kind === "unreadable" && !options.force) {
       throw new OutputConflictError(
-        `${dir} holds the results of another run (preset ${previous.preset}, seed ${previous.seed}, ` +
-          `config ${JSON.stringify(previous.config)}); choose another --out or pass --force`,
+        `${resultFile} is unreadable (${previous.why}), so it cannot be told apart from ` +
+          `another run's results: pass --force to overwrite it, or choose another --out`,
+      );
+    }
+    if (previous.kind === "run" && !sameRun(previous.run, identity) && !options.force) {
+      const p = previous.run;
+      throw new OutputConflictError(
+        `${dir} holds the results of another run (preset ${p.preset}, seed ${p.seed}, ` +
+          `config ${JSON.stringify(p.config)}); choose another --out or pass --force`,
       );
     }
     checkpoints = new CheckpointDir(dir);
     const runFile = `${dir}/run.json`;
-    const started = await readJson(runFile);
+    const started = await readStoredRun(runFile);
     if (checkpoints.files().length > 0) {
-      const same = started && sameRun(started as unknown as RunIdentity, identity);
-      if (options.resume && !same) {
+      if (options.resume && started.kind !== "run") {
+        throw new OutputConflictError(
+          `cannot resume: ${runFile}, which says whose checkpoints are in ${dir}, is ` +
+            (started.kind === "none" ? "missing" : `unreadable (${started.why})`) +
+            `; run again with --force instead of --resume to start over, or choose another --out`,
+        );
+      }
+      if (options.resume && started.kind === "run" && !sameRun(started.run, identity)) {
         throw new OutputConflictError(
           `cannot resume: the checkpoint in ${dir} belongs to another run ` +
-            `(${JSON.stringify(started)}); rerun with its settings, or run again with --force ` +
-            `instead of --resume to start over`,
+            `(${JSON.stringify(started.run)}); rerun with its settings, or run again with ` +
+            `--force instead of --resume to start over`,
         );
       }
       if (!options.resume && !options.force) {
