@@ -199,3 +199,47 @@ Deno.test("a corrupt result.json does not block its folder: --force overwrites i
     );
   });
 });
+
+Deno.test("--resume on a finished run says it is complete and shows its result without training; --force retrains", async () => {
+  await withTempDir("resume-done", async (out) => {
+    let r = await reproduce(["sinusoid-k5", ...TINY, "--out", out]);
+    assert.equal(r.code, 0, r.text);
+    const file = `${out}/sinusoid-k5/result.json`;
+    const before = await Deno.readTextFile(file);
+    const first = JSON.parse(before);
+    r = await reproduce(["sinusoid-k5", ...TINY, "--out", out, "--resume"]);
+    assert.equal(r.code, 0, r.text);
+    assert.match(
+      r.text,
+      new RegExp(
+        `sinusoid-k5: the run in ${out}/sinusoid-k5/ is complete \\(started ${first.startedAt}\\); ` +
+          `nothing to resume\\. Its result:`,
+      ),
+    );
+    for (const m of first.metrics) {
+      assert.ok(r.text.includes(`  ${m.name}: ${m.value.toFixed(3)}`), `shows ${m.name}`);
+    }
+    assert.match(r.text, /--force trains it again/);
+    assert.doesNotMatch(r.text, /sinusoid-k5 \d+\/5/, "no training step ran");
+    assert.equal(await Deno.readTextFile(file), before, "the result is left as it was");
+    assert.match(r.text, /report: /, "the report still covers it");
+
+    r = await reproduce(["sinusoid-k5", ...TINY, "--out", out, "--force"]);
+    assert.equal(r.code, 0, r.text);
+    assert.match(r.text, /sinusoid-k5 5\/5/, "--force trains again");
+    assert.notEqual((await resultFile(out)).startedAt, first.startedAt);
+
+    // The library never retrains a finished run silently either.
+    await assert.rejects(
+      runExperiment(sinusoidK5, {
+        outDir: out,
+        overrides: TINY_OVERRIDES,
+        resume: true,
+        log: () => {},
+      }),
+      (e) =>
+        e instanceof OutputConflictError &&
+        /holds the complete result of this run .*nothing to resume/.test(e.message),
+    );
+  });
+});

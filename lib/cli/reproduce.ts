@@ -12,6 +12,7 @@ import { parseArgs } from "./args.ts";
 import { initBackend } from "../backend/mod.ts";
 import {
   checkOutputFolder,
+  completedRun,
   type ConfigField,
   type Experiment,
   EXPERIMENTS,
@@ -226,6 +227,21 @@ async function main(): Promise<number> {
         continue;
       }
       const own = plan.overrides(experiment);
+      if (plan.resume && from === undefined) {
+        // A bad config fails here too; runExperiment reports it below like any failure.
+        const done = await completedRun(experiment, { preset, seed, overrides: own, outDir })
+          .catch(() => null);
+        if (done) {
+          console.log(
+            `${experiment.name}: the run in ${outDir}/${experiment.name}/ is complete ` +
+              `(started ${done.startedAt}); nothing to resume. Its result:`,
+          );
+          printMetrics(done);
+          console.log(`  (--force trains it again)`);
+          results.push(done);
+          continue;
+        }
+      }
       const progress = progressReporter({ label: experiment.name });
       try {
         const result = await runExperiment(experiment, {
@@ -243,17 +259,7 @@ async function main(): Promise<number> {
         });
         await progress.done();
         results.push(result);
-        for (const m of result.metrics) {
-          const ci = m.ci95 !== undefined ? ` ± ${m.ci95.toFixed(2)}` : "";
-          const pub = m.published
-            ? `   (published ${m.published.value}${
-              m.published.ci95 !== undefined ? ` ± ${m.published.ci95}` : ""
-            }, ${m.published.source})`
-            : "";
-          console.log(
-            `  ${m.name}: ${m.value.toFixed(m.unit === "%" ? 1 : 3)}${ci} ${m.unit}${pub}`,
-          );
-        }
+        printMetrics(result);
         console.log(`  wall time ${result.wallTimeS.toFixed(1)} s → ${outDir}/${experiment.name}/`);
         const partial = result.partial ?? [];
         if (partial.length > 0) {
@@ -284,6 +290,19 @@ async function main(): Promise<number> {
     console.log(`report: ${path}`);
   }
   return failures > 0 ? 1 : 0;
+}
+
+/** Prints a result's metrics, one line each, with the published numbers. */
+function printMetrics(result: RunResult): void {
+  for (const m of result.metrics) {
+    const ci = m.ci95 !== undefined ? ` ± ${m.ci95.toFixed(2)}` : "";
+    const pub = m.published
+      ? `   (published ${m.published.value}${
+        m.published.ci95 !== undefined ? ` ± ${m.published.ci95}` : ""
+      }, ${m.published.source})`
+      : "";
+    console.log(`  ${m.name}: ${m.value.toFixed(m.unit === "%" ? 1 : 3)}${ci} ${m.unit}${pub}`);
+  }
 }
 
 /**

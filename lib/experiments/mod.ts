@@ -44,6 +44,7 @@ export {
 } from "./results.ts";
 export {
   checkOutputFolder,
+  completedRun,
   type ExperimentRun,
   OutputConflictError,
   runConfig,

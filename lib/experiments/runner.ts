@@ -186,6 +186,17 @@ export async function runExperiment<S extends ConfigSchema, R>(
     checkpoints = new CheckpointDir(dir);
     const runFile = `${dir}/run.json`;
     const started = await readStoredRun(runFile);
+    if (options.resume && checkpoints.files().length === 0) {
+      if (previous.kind === "run" && isComplete(previous.run, identity)) {
+        // Retraining a finished run from step 0 could cost hours: never do it unasked.
+        throw new OutputConflictError(
+          `${dir} holds the complete result of this run (started ${previous.run.startedAt}): ` +
+            `nothing to resume; its result is ${resultFile} (completedRun reads it), ` +
+            `--force trains it again`,
+        );
+      }
+      log(`${experiment.name}: no checkpoint to resume in ${dir}: training from step 0`);
+    }
     if (checkpoints.files().length > 0) {
       if (options.resume && started.kind !== "run") {
         throw new OutputConflictError(
@@ -303,6 +314,44 @@ export async function runExperiment<S extends ConfigSchema, R>(
   }
   await models.finish(result.metrics);
   return { ...result, config, details };
+}
+
+/** Whether `stored` is the complete (not partial) result of the run `identity`. */
+function isComplete(stored: Record<string, unknown>, identity: RunIdentity): boolean {
+  return sameRun(stored as unknown as RunIdentity, identity) &&
+    validateResult(stored).length === 0 &&
+    ((stored as unknown as RunResult).partial ?? []).length === 0;
+}
+
+/**
+ * The result of the run `options` describe when its output folder already holds it complete
+ * (same experiment, preset, config and seed; not partial; no checkpoint of a later attempt
+ * left), else null. What `reproduce --resume` shows instead of training a finished run again.
+ *
+ * @example
+ * ```ts
+ * const done = await completedRun(sinusoidK5, { preset: "quick", outDir: "results/quick" });
+ * if (done) console.log(done.metrics);
+ * ```
+ */
+export async function completedRun<S extends ConfigSchema>(
+  // deno-lint-ignore no-explicit-any
+  experiment: Experiment<S, any>,
+  options: Pick<RunOptions, "preset" | "overrides" | "seed" | "outDir" | "from">,
+): Promise<RunResult | null> {
+  if (!options.outDir) return null;
+  const dir = `${options.outDir}/${experiment.name}`;
+  const { preset, config } = await runConfig(experiment, options);
+  const identity: RunIdentity = {
+    experiment: experiment.name,
+    preset,
+    config,
+    seed: options.seed ?? 0,
+  };
+  const stored = await readStoredRun(`${dir}/result.json`);
+  if (stored.kind !== "run" || !isComplete(stored.run, identity)) return null;
+  if (new CheckpointDir(dir).files().length > 0) return null;
+  return stored.run as unknown as RunResult;
 }
 
 /**
