@@ -243,3 +243,25 @@ Deno.test("--resume on a finished run says it is complete and shows its result w
     );
   });
 });
+
+Deno.test("report.html covers every result in the output folder, not only the last command's", async () => {
+  await withTempDir("report-all", async (out) => {
+    let r = await reproduce(["sinusoid-k5", ...TINY, "--out", out]);
+    assert.equal(r.code, 0, r.text);
+    r = await reproduce(["sinusoid-k10", ...TINY, "--out", out]);
+    assert.equal(r.code, 0, r.text);
+    await Deno.mkdir(`${out}/broken`);
+    await Deno.writeTextFile(`${out}/broken/result.json`, "{");
+    r = await reproduce(["sinusoid-k10", ...TINY, "--out", out, "--resume"]);
+    assert.equal(r.code, 0, r.text);
+    assert.match(r.text, /report: \S+report\.html \(2 run\(s\): sinusoid-k10, sinusoid-k5\)/);
+    assert.match(r.text, /not in the report: \S+\/broken\/result\.json: not JSON/);
+    const html = await Deno.readTextFile(`${out}/report.html`);
+    for (const e of ["sinusoid-k5", "sinusoid-k10"]) {
+      assert.ok(html.includes(`${e}: sinusoid meta-training`), `${e}'s curves are in the report`);
+      const { metrics } = await resultFile(out, e);
+      assert.ok(html.includes(metrics[0].name), `${e}'s metrics are in the table`);
+    }
+    assert.ok(html.includes("Not in this report: broken/result.json: not JSON"));
+  });
+});

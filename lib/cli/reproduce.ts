@@ -4,8 +4,8 @@
  *
  * Runs the named experiments (all of them by default; those whose data is missing are
  * listed with the command that gets it), shows progress, writes one `result.json` per
- * run, the trained models beside it, and a self-contained HTML report. Thin: parse, call
- * `lib/experiments`, print.
+ * run, the trained models beside it, and a self-contained HTML report of every run in the
+ * output folder. Thin: parse, call `lib/experiments`, print.
  * @module
  */
 import { parseArgs } from "./args.ts";
@@ -20,6 +20,7 @@ import {
   ModelStore,
   parseOverrides,
   type Preset,
+  readResults,
   runExperiment,
   type RunResult,
   writeReport,
@@ -28,7 +29,8 @@ import { progressReporter } from "../progress/mod.ts";
 
 const USAGE = `usage: deno task reproduce [NAME…] [options]
 
-Runs MetaLab's experiments and writes results/<preset>/<name>/result.json and report.html.
+Runs MetaLab's experiments and writes results/<preset>/<name>/result.json, and report.html
+covering every run in the output folder.
 
 options:
   --quick            small configs (minutes); default is the full published schedules
@@ -218,7 +220,6 @@ async function main(): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", onInterrupt);
 
-  const results: RunResult[] = [];
   let failures = 0;
   try {
     for (const experiment of runnable) {
@@ -238,7 +239,6 @@ async function main(): Promise<number> {
           );
           printMetrics(done);
           console.log(`  (--force trains it again)`);
-          results.push(done);
           continue;
         }
       }
@@ -258,7 +258,6 @@ async function main(): Promise<number> {
           log: (m) => progress.log(m),
         });
         await progress.done();
-        results.push(result);
         printMetrics(result);
         console.log(`  wall time ${result.wallTimeS.toFixed(1)} s → ${outDir}/${experiment.name}/`);
         const partial = result.partial ?? [];
@@ -284,10 +283,14 @@ async function main(): Promise<number> {
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
   }
-  if (results.length > 0) {
+  // The report covers every run in the folder, also those of earlier commands.
+  const inFolder = await readResults(outDir);
+  for (const why of inFolder.skipped) console.log(`not in the report: ${outDir}/${why}`);
+  if (inFolder.results.length > 0) {
     const path = `${outDir}/report.html`;
-    await writeReport(path, results);
-    console.log(`report: ${path}`);
+    await writeReport(path, inFolder.results, { skipped: inFolder.skipped });
+    const names = inFolder.results.map((r) => r.experiment).join(", ");
+    console.log(`report: ${path} (${inFolder.results.length} run(s): ${names})`);
   }
   return failures > 0 ? 1 : 0;
 }

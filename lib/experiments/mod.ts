@@ -62,8 +62,11 @@ export {
   agreesWithPublished,
   comparisonRows,
   curveFigure,
+  type FolderResults,
+  readResults,
   runLabel,
   writeReport,
+  type WriteReportOptions,
 } from "./report.ts";
 export { type LoadedModel, ModelStore, type SavedModelInfo } from "./models.ts";
 export {

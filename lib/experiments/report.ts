@@ -1,7 +1,8 @@
 /**
  * The reproduction report: one self-contained HTML file (plotly.js inlined once, works
  * offline) with a table of our numbers against the published ones and every run's
- * training and evaluation curves.
+ * training and evaluation curves — every run in the output folder, not only the last
+ * command's ({@linkcode readResults}).
  * @module
  */
 import {
@@ -12,7 +13,7 @@ import {
   tableFigure,
   writeHtmlReport,
 } from "../plot/mod.ts";
-import type { RunResult } from "./results.ts";
+import { type RunResult, validateResult } from "./results.ts";
 import type { Curve, Metric } from "./types.ts";
 
 /** Whether `m` agrees with its published number: the two 95% intervals overlap. */
@@ -81,8 +82,71 @@ export function curveFigure(curve: Curve, experiment?: string): PlotlyFigure {
     );
 }
 
+/** What {@linkcode readResults} found in an output folder. */
+export interface FolderResults {
+  /** The valid results, by experiment folder name. */
+  results: RunResult[];
+  /** Results files left out, each with why (`<folder>/result.json: unreadable (…)`). */
+  skipped: string[];
+}
+
+/**
+ * Every run's result in the output folder `outDir` (`<outDir>/<experiment>/result.json`),
+ * sorted by folder name; files that cannot be read or fail {@linkcode validateResult} are
+ * listed in `skipped` with the reason, never silently dropped.
+ *
+ * @example
+ * ```ts
+ * const { results, skipped } = await readResults("results/quick");
+ * await writeReport("results/quick/report.html", results, { skipped });
+ * ```
+ */
+export async function readResults(outDir: string): Promise<FolderResults> {
+  const found: FolderResults = { results: [], skipped: [] };
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(outDir)].filter((e) => e.isDirectory);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return found;
+    throw e;
+  }
+  for (const name of entries.map((e) => e.name).sort()) {
+    const file = `${outDir}/${name}/result.json`;
+    let text: string;
+    try {
+      text = await Deno.readTextFile(file);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) continue; // not a run's folder, or none finished
+      found.skipped.push(`${name}/result.json: unreadable (${(e as Error).message})`);
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (e) {
+      found.skipped.push(`${name}/result.json: not JSON (${(e as Error).message})`);
+      continue;
+    }
+    const problems = validateResult(value);
+    if (problems.length > 0) {
+      found.skipped.push(`${name}/result.json: not a valid result (${problems.join("; ")})`);
+    } else found.results.push(value as RunResult);
+  }
+  return found;
+}
+
+/** Options of {@linkcode writeReport}. */
+export interface WriteReportOptions {
+  /** Results files that could not be included, with why (said at the top of the report). */
+  skipped?: string[];
+}
+
 /** Writes the HTML report of `results` to `path` (atomically). */
-export async function writeReport(path: string, results: RunResult[]): Promise<void> {
+export async function writeReport(
+  path: string,
+  results: RunResult[],
+  options: WriteReportOptions = {},
+): Promise<void> {
   const rows = comparisonRows(results);
   const table = tableFigure(
     ["experiment", "metric", "ours (95% CI)", "published", "agrees", "source", "run"],
@@ -100,6 +164,7 @@ export async function writeReport(path: string, results: RunResult[]): Promise<v
       `MetaLab ${results[0]?.versions.metalab}, tfjs ${results[0]?.versions.tfjs}, ` +
       `Deno ${results[0]?.versions.deno}.`,
       "An entry agrees with the published number when the two 95% intervals overlap.",
+      ...(options.skipped ?? []).map((why) => `Not in this report: ${why}.`),
       ...results.flatMap((r) => r.notes.map((n) => `${r.experiment}: ${n}`)),
     ],
   });
