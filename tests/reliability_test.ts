@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { initBackend } from "../lib/backend/mod.ts";
 import {
+  FolderInUseError,
   OutputConflictError,
   runExperiment,
   sinusoidK5,
@@ -265,3 +266,82 @@ Deno.test("report.html covers every result in the output folder, not only the la
     assert.ok(html.includes("Not in this report: broken/result.json: not JSON"));
   });
 });
+
+Deno.test("a second run into a folder in use is refused naming the other run's PID; the lock goes when a run ends, also on Ctrl-C; a stale lock is taken over", async () => {
+  await withTempDir("lock", async (out) => {
+    const lockFile = `${out}/sinusoid-k5/run.lock`;
+    // A run that would take minutes (the time limit is only a safety net).
+    const first = new Deno.Command(Deno.execPath(), {
+      args: [
+        ...["run", "--allow-all", "lib/cli/reproduce.ts", "--backend", "wasm", "sinusoid-k5"],
+        ...["--quick", "--set", "trainSteps=100000", "--time-limit", "60s", "--out", out],
+      ],
+      cwd: root,
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    const firstOutput = first.output(); // read as it comes, so a full pipe never blocks it
+    const deadline = Date.now() + 30_000;
+    while (!(await exists(lockFile)) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    try {
+      const holder = JSON.parse(await Deno.readTextFile(lockFile));
+      assert.equal(holder.pid, first.pid, "the lock names the run holding it");
+      const second = await reproduce(["sinusoid-k5", ...TINY, "--out", out]);
+      assert.equal(second.code, 1, second.text);
+      assert.match(
+        second.text,
+        new RegExp(
+          `sinusoid-k5 failed: ${out}/sinusoid-k5 is in use by another run \\(PID ${first.pid}, ` +
+            `started [^)]+\\); wait for it to finish or choose another --out`,
+        ),
+      );
+      assert.doesNotMatch(second.text, /sinusoid-k5 1\/5/, "the second run trained nothing");
+    } finally {
+      first.kill("SIGINT");
+    }
+    const interrupted = await firstOutput;
+    assert.equal(interrupted.code, 130, new TextDecoder().decode(interrupted.stdout));
+    assert.equal(await exists(lockFile), false, "an interrupted run removes its lock");
+
+    // A run that was killed leaves its lock behind; its process is gone, so it is stale.
+    const gone = new Deno.Command("true").spawn();
+    await gone.status;
+    await Deno.writeTextFile(
+      lockFile,
+      JSON.stringify({ pid: gone.pid, hostname: Deno.hostname(), startedAt: "earlier" }),
+    );
+    const r = await reproduce(["sinusoid-k5", ...TINY, "--out", out, "--force"]);
+    assert.equal(r.code, 0, r.text);
+    assert.match(r.text, new RegExp(`taking over the stale lock \\S+ of PID ${gone.pid} `));
+    assert.equal(await exists(lockFile), false, "and removed it at the end");
+    assert.deepEqual(validateResult(await resultFile(out)), []);
+
+    // Two runs of one process into one folder: exactly one of them runs.
+    const runs = await Promise.allSettled(
+      [1, 2].map(() =>
+        runExperiment(sinusoidK5, { outDir: out, overrides: TINY_OVERRIDES, log: () => {} })
+      ),
+    );
+    const refused = runs.filter((s) => s.status === "rejected");
+    assert.equal(refused.length, 1, JSON.stringify(runs.map((s) => s.status)));
+    const why = (refused[0] as PromiseRejectedResult).reason;
+    assert.ok(why instanceof FolderInUseError, String(why));
+    assert.match(
+      why.message,
+      new RegExp(`in use by another run in this process \\(PID ${Deno.pid}`),
+    );
+    assert.equal(await exists(lockFile), false);
+  });
+});
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

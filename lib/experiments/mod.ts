@@ -68,6 +68,7 @@ export {
   writeReport,
   type WriteReportOptions,
 } from "./report.ts";
+export { FolderInUseError, LOCK_FILE, type LockHolder, processAlive, RunLock } from "./lock.ts";
 export { type LoadedModel, ModelStore, type SavedModelInfo } from "./models.ts";
 export {
   type Classification,

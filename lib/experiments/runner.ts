@@ -15,6 +15,7 @@ import {
 } from "./config.ts";
 import { atomicWrite } from "../files/mod.ts";
 import { CheckpointDir, CheckpointStore } from "./checkpoint.ts";
+import { RunLock } from "./lock.ts";
 import { ModelStore } from "./models.ts";
 import { gitCommit, machineInfo } from "./provenance.ts";
 import {
@@ -165,64 +166,37 @@ export async function runExperiment<S extends ConfigSchema, R>(
       `--out would put the evaluation of ${options.from} into that same folder: choose another --out`,
     );
   }
-  let checkpoints: CheckpointDir | null = null;
-  if (dir) {
-    await checkOutputFolder(dir);
-    const resultFile = `${dir}/result.json`;
-    const previous = await readStoredRun(resultFile);
-    if (previous.kind === "unreadable" && !options.force) {
-      throw new OutputConflictError(
-        `${resultFile} is unreadable (${previous.why}), so it cannot be told apart from ` +
-          `another run's results: pass --force to overwrite it, or choose another --out`,
-      );
-    }
-    if (previous.kind === "run" && !sameRun(previous.run, identity) && !options.force) {
-      const p = previous.run;
-      throw new OutputConflictError(
-        `${dir} holds the results of another run (preset ${p.preset}, seed ${p.seed}, ` +
-          `config ${JSON.stringify(p.config)}); choose another --out or pass --force`,
-      );
-    }
-    checkpoints = new CheckpointDir(dir);
-    const runFile = `${dir}/run.json`;
-    const started = await readStoredRun(runFile);
-    if (options.resume && checkpoints.files().length === 0) {
-      if (previous.kind === "run" && isComplete(previous.run, identity)) {
-        // Retraining a finished run from step 0 could cost hours: never do it unasked.
-        throw new OutputConflictError(
-          `${dir} holds the complete result of this run (started ${previous.run.startedAt}): ` +
-            `nothing to resume; its result is ${resultFile} (completedRun reads it), ` +
-            `--force trains it again`,
-        );
-      }
-      log(`${experiment.name}: no checkpoint to resume in ${dir}: training from step 0`);
-    }
-    if (checkpoints.files().length > 0) {
-      if (options.resume && started.kind !== "run") {
-        throw new OutputConflictError(
-          `cannot resume: ${runFile}, which says whose checkpoints are in ${dir}, is ` +
-            (started.kind === "none" ? "missing" : `unreadable (${started.why})`) +
-            `; run again with --force instead of --resume to start over, or choose another --out`,
-        );
-      }
-      if (options.resume && started.kind === "run" && !sameRun(started.run, identity)) {
-        throw new OutputConflictError(
-          `cannot resume: the checkpoint in ${dir} belongs to another run ` +
-            `(${JSON.stringify(started.run)}); rerun with its settings, or run again with ` +
-            `--force instead of --resume to start over`,
-        );
-      }
-      if (!options.resume && !options.force) {
-        throw new OutputConflictError(
-          `${dir} holds an unfinished run's checkpoint: pass --resume to continue it ` +
-            `or --force to start over`,
-        );
-      }
-      if (!options.resume) await checkpoints.clear();
-    }
-    await atomicWrite(runFile, JSON.stringify(identity, null, 2) + "\n");
+  if (dir === null) return await execute({ experiment, options, identity, config, dir, log });
+  await checkOutputFolder(dir);
+  // Held from the guard to the last file written, released on every way out.
+  const lock = await RunLock.acquire(dir, { log });
+  try {
+    const checkpoints = await guardFolder(dir, identity, options, log);
+    return await execute({ experiment, options, identity, config, dir, checkpoints, log });
+  } finally {
+    await lock.release();
   }
+}
 
+/** A run whose config, identity and output folder have been checked. */
+interface PreparedRun<S extends ConfigSchema, R> {
+  experiment: Experiment<S, R>;
+  options: RunOptions;
+  identity: RunIdentity;
+  config: ConfigOf<S>;
+  /** The experiment folder, or null: write nothing. */
+  dir: string | null;
+  checkpoints?: CheckpointDir;
+  log: (message: string) => void;
+}
+
+/** Trains (or evaluates saved models), summarizes, validates and writes the result. */
+async function execute<S extends ConfigSchema, R>(
+  run: PreparedRun<S, R>,
+): Promise<ExperimentRun<R, ConfigOf<S>>> {
+  const { experiment, options, identity, config, dir, log } = run;
+  const { seed, preset } = identity;
+  const checkpoints = run.checkpoints ?? null;
   const startedAt = new Date();
   const t0 = performance.now();
   const resumedFrom = options.resume && checkpoints ? await peekSteps(checkpoints) : null;
@@ -314,6 +288,74 @@ export async function runExperiment<S extends ConfigSchema, R>(
   }
   await models.finish(result.metrics);
   return { ...result, config, details };
+}
+
+/**
+ * The output-folder guard, run while holding the folder's lock: refuses to overwrite
+ * another run's results or an unreadable file unless forced, to resume another run's
+ * checkpoints, to silently drop an unfinished run or retrain a complete one; records whose
+ * run the folder now holds (`run.json`) and returns its checkpoints.
+ */
+async function guardFolder(
+  dir: string,
+  identity: RunIdentity,
+  options: RunOptions,
+  log: (message: string) => void,
+): Promise<CheckpointDir> {
+  const resultFile = `${dir}/result.json`;
+  const previous = await readStoredRun(resultFile);
+  if (previous.kind === "unreadable" && !options.force) {
+    throw new OutputConflictError(
+      `${resultFile} is unreadable (${previous.why}), so it cannot be told apart from ` +
+        `another run's results: pass --force to overwrite it, or choose another --out`,
+    );
+  }
+  if (previous.kind === "run" && !sameRun(previous.run, identity) && !options.force) {
+    const p = previous.run;
+    throw new OutputConflictError(
+      `${dir} holds the results of another run (preset ${p.preset}, seed ${p.seed}, ` +
+        `config ${JSON.stringify(p.config)}); choose another --out or pass --force`,
+    );
+  }
+  const checkpoints = new CheckpointDir(dir);
+  const runFile = `${dir}/run.json`;
+  const started = await readStoredRun(runFile);
+  if (options.resume && checkpoints.files().length === 0) {
+    if (previous.kind === "run" && isComplete(previous.run, identity)) {
+      // Retraining a finished run from step 0 could cost hours: never do it unasked.
+      throw new OutputConflictError(
+        `${dir} holds the complete result of this run (started ${previous.run.startedAt}): ` +
+          `nothing to resume; its result is ${resultFile} (completedRun reads it), ` +
+          `--force trains it again`,
+      );
+    }
+    log(`${identity.experiment}: no checkpoint to resume in ${dir}: training from step 0`);
+  }
+  if (checkpoints.files().length > 0) {
+    if (options.resume && started.kind !== "run") {
+      throw new OutputConflictError(
+        `cannot resume: ${runFile}, which says whose checkpoints are in ${dir}, is ` +
+          (started.kind === "none" ? "missing" : `unreadable (${started.why})`) +
+          `; run again with --force instead of --resume to start over, or choose another --out`,
+      );
+    }
+    if (options.resume && started.kind === "run" && !sameRun(started.run, identity)) {
+      throw new OutputConflictError(
+        `cannot resume: the checkpoint in ${dir} belongs to another run ` +
+          `(${JSON.stringify(started.run)}); rerun with its settings, or run again with ` +
+          `--force instead of --resume to start over`,
+      );
+    }
+    if (!options.resume && !options.force) {
+      throw new OutputConflictError(
+        `${dir} holds an unfinished run's checkpoint: pass --resume to continue it ` +
+          `or --force to start over`,
+      );
+    }
+    if (!options.resume) await checkpoints.clear();
+  }
+  await atomicWrite(runFile, JSON.stringify(identity, null, 2) + "\n");
+  return checkpoints;
 }
 
 /** Whether `stored` is the complete (not partial) result of the run `identity`. */
