@@ -9,6 +9,8 @@ import { initBackend } from "../lib/backend/mod.ts";
 import * as experiments from "../lib/experiments/mod.ts";
 import {
   ConfigError,
+  courseMode,
+  courseRun,
   EXPERIMENTS,
   findExperiment,
   notebookPreset,
@@ -34,7 +36,12 @@ Deno.test("every experiment's preset values lie inside their own ranges", () => 
 
 Deno.test("a notebook and reproduce resolve the same config for every experiment and preset", async () => {
   for (const e of EXPERIMENTS) {
-    for (const [argv, vars] of [[["--quick"], { METALAB_QUICK: "1" }], [[], {}]] as const) {
+    const cases = [
+      [["--quick"], { METALAB_QUICK: "1" }],
+      [["--quick"], {}], // the default (trained) mode trains nothing; without models it runs quick
+      [[], { METALAB_MODE: "full" }],
+    ] as const;
+    for (const [argv, vars] of cases) {
       const plan = reproducePlan([e.name, ...argv]);
       const cli = await runConfig(e, { preset: plan.preset, overrides: plan.overrides(e) });
       const notebook = await runConfig(e, { preset: notebookPreset(env(vars)) });
@@ -58,15 +65,22 @@ Deno.test("the notebooks run registry experiments through runExperiment, with no
       /\b(?!METALAB_)[A-Z]+_(FULL|QUICK)\b/,
       `${entry.name} defines a preset`,
     );
-    for (const [, name] of code.matchAll(/runExperiment\(\s*([A-Za-z0-9_]+)/g)) {
+    for (const [, fn, name] of code.matchAll(/(runExperiment|courseRun)\(\s*([A-Za-z0-9_]+)/g)) {
       calls++;
       assert.ok(
         EXPERIMENTS.includes(exported[name] as (typeof EXPERIMENTS)[number]),
-        `${entry.name}: runExperiment(${name}) is not a registry experiment`,
+        `${entry.name}: ${fn}(${name}) is not a registry experiment`,
       );
     }
   }
-  assert.ok(calls >= 3, `the course runs its experiments through runExperiment (${calls} calls)`);
+  assert.ok(calls >= 3, `the course runs its experiments through courseRun (${calls} calls)`);
+});
+
+Deno.test("a notebook's mode: trained by default, quick in the tests, full on request", () => {
+  assert.equal(courseMode(env({})), "trained");
+  assert.equal(courseMode(env({ METALAB_QUICK: "1" })), "quick");
+  assert.equal(courseMode(env({ METALAB_MODE: "full" })), "full");
+  assert.throws(() => courseMode(env({ METALAB_MODE: "fast" })), /METALAB_MODE="fast": expected/);
 });
 
 Deno.test("impossible combinations and malformed values are refused before any data loads", async () => {
@@ -161,6 +175,24 @@ Deno.test("one quick experiment: the same metrics from reproduce and from a note
     assert.deepEqual(evaluated.config, file.config, "the config the models were trained with");
     assert.equal(evaluated.evaluatedFrom, out);
     assert.match(evaluated.notes[0], /evaluated the saved model .*models\/maml \(20 of 20 steps/);
+
+    // A notebook's default mode evaluates the same models (here as if MetaLab shipped them).
+    const course = await courseRun(sinusoidK5, { resultsDir: `${out}/none`, shippedDir: out });
+    assert.equal(course.mode, "trained");
+    assert.match(course.label, /trained models from .*sinusoid-k5 \(the full schedule trained/);
+    assert.deepEqual(JSON.parse(JSON.stringify(course.metrics)), file.metrics);
+    assert.deepEqual(
+      course.trainingCurves,
+      file.curves.filter((c: { title: string }) => c.title.includes("meta-training")),
+    );
+    // Without trained models it trains the quick preset, and says so.
+    const none = await courseRun(sinusoidK5, {
+      resultsDir: `${out}/none`,
+      shippedDir: `${out}/none`,
+      overrides: { trainSteps: 2, metaClassifierSteps: 2, evalEpisodes: 2 },
+    });
+    assert.equal(none.mode, "quick");
+    assert.match(none.label, /no trained models of sinusoid-k5 found.*QUICK preset trained here/);
   } finally {
     await Deno.remove(out, { recursive: true });
   }

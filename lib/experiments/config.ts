@@ -217,14 +217,3 @@ export function parseOverrides(pairs: string[]): Record<string, string> {
   }
   return out;
 }
-
-/**
- * The preset a notebook runs: `quick` when `METALAB_QUICK=1` (the tests and CI), else
- * `full`. Notebooks pass it to `runExperiment` exactly as `reproduce` passes `--quick`, so
- * both resolve the same config.
- */
-export function notebookPreset(
-  env: { get(key: string): string | undefined } = Deno.env,
-): Preset {
-  return env.get("METALAB_QUICK") === "1" ? "quick" : "full";
-}

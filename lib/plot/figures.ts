@@ -18,6 +18,8 @@ export interface Series {
   mode?: "lines" | "markers" | "lines+markers";
   /** Dashed line (e.g. for a baseline or a published number). */
   dash?: boolean;
+  /** Line colour (default: the i-th of {@linkcode PALETTE}); give series that belong together one colour. */
+  color?: string;
 }
 
 /** Qualitative colours (Plotly's default cycle), used to match a band to its line. */
@@ -65,8 +67,8 @@ function seriesTrace(s: Series, i: number, defaultMode: Series["mode"]): PlotlyT
     x,
     y,
     mode,
-    line: { color: PALETTE[i % PALETTE.length], dash: s.dash ? "dash" : "solid" },
-    marker: { color: PALETTE[i % PALETTE.length], size: 6 },
+    line: { color: s.color ?? PALETTE[i % PALETTE.length], dash: s.dash ? "dash" : "solid" },
+    marker: { color: s.color ?? PALETTE[i % PALETTE.length], size: 6 },
   };
 }
 
@@ -98,8 +100,12 @@ export interface BandSeries {
   x: ArrayLike<number>;
   /** Mean at each x. */
   mean: ArrayLike<number>;
-  /** Half-width of the band at each x (the band is mean ± halfWidth). */
-  halfWidth: ArrayLike<number>;
+  /** Half-width of the band at each x (the band is mean ± halfWidth; omitted: a line only). */
+  halfWidth?: ArrayLike<number>;
+  /** Colour of line and band (default: the i-th of {@linkcode PALETTE}). */
+  color?: string;
+  /** Dashed line (e.g. the meta-train curve beside a meta-test band of the same colour). */
+  dash?: boolean;
 }
 
 function rgba(hex: string, alpha: number): string {
@@ -120,10 +126,22 @@ export function learningCurveFigure(
   curves.forEach((c, i) => {
     const x = toNumbers(c.x, `curve "${c.name}" x`);
     const mean = toNumbers(c.mean, `curve "${c.name}" mean`, x.length);
+    const color = c.color ?? PALETTE[i % PALETTE.length];
+    const group = `curve${i}`;
+    if (c.halfWidth === undefined) {
+      data.push({
+        type: "scatter",
+        name: c.name,
+        x,
+        y: mean,
+        mode: "lines",
+        line: { color, width: 2, dash: c.dash ? "dash" : "solid" },
+        legendgroup: group,
+      });
+      return;
+    }
     const half = toNumbers(c.halfWidth, `curve "${c.name}" halfWidth`, x.length);
     if (half.some((h) => h < 0)) throw new Error(`curve "${c.name}": halfWidth must be ≥ 0`);
-    const color = PALETTE[i % PALETTE.length];
-    const group = `curve${i}`;
     data.push({
       type: "scatter",
       name: `${c.name} upper`,
@@ -154,7 +172,7 @@ export function learningCurveFigure(
       x,
       y: mean,
       mode: "lines",
-      line: { color, width: 2 },
+      line: { color, width: 2, dash: c.dash ? "dash" : "solid" },
       legendgroup: group,
     });
   });

@@ -1,0 +1,184 @@
+/**
+ * How a notebook runs an experiment. A course should show what a method does, not make its
+ * reader wait days for it, so a notebook has three modes:
+ *
+ * - `trained` (the default): evaluate the trained models of the experiment's `reproduce`
+ *   run — the user's own (`results/full/<experiment>/`) when present, else the ones shipped
+ *   with MetaLab (`models/<experiment>/`) — and show the training curves recorded with
+ *   them. Seconds, and the numbers of the real schedule (or as far as it was trained: the
+ *   label says how far).
+ * - `quick`: train the quick preset in place — a check that the pipeline runs, labelled so
+ *   on every table and plot (the tests and CI run this).
+ * - `full`: train the published schedule in place (opt-in; a notebook states its time).
+ *
+ * `METALAB_MODE=trained|quick|full` chooses; `METALAB_QUICK=1` means quick. Every mode goes
+ * through `runExperiment`, so each resolves the config `deno task reproduce` would.
+ * @module
+ */
+import { ConfigError, type ConfigOf, type ConfigSchema, type Preset } from "./config.ts";
+import { type ExperimentRun, runExperiment } from "./runner.ts";
+import { ModelStore } from "./models.ts";
+import type { RunResult } from "./results.ts";
+import type { Curve, Experiment, StepFn } from "./types.ts";
+
+/** The modes of a notebook. */
+export const COURSE_MODES = ["trained", "quick", "full"] as const;
+/** A notebook's mode. */
+export type CourseMode = typeof COURSE_MODES[number];
+
+/** The folder of the trained models MetaLab ships (`models/` at the project root). */
+export const SHIPPED_MODELS_DIR = new URL("../../models/", import.meta.url).pathname;
+
+/**
+ * The notebook mode from the environment: `METALAB_MODE` if set, `quick` when
+ * `METALAB_QUICK=1` (the tests), else `trained`. An unknown mode is an error naming it.
+ */
+export function courseMode(env: { get(key: string): string | undefined } = Deno.env): CourseMode {
+  const asked = env.get("METALAB_MODE");
+  if (asked !== undefined && asked !== "") {
+    if (!(COURSE_MODES as readonly string[]).includes(asked)) {
+      throw new ConfigError(
+        `METALAB_MODE="${asked}": expected one of ${COURSE_MODES.join(", ")}`,
+      );
+    }
+    return asked as CourseMode;
+  }
+  return env.get("METALAB_QUICK") === "1" ? "quick" : "trained";
+}
+
+/**
+ * The preset a notebook trains in place (quick, or full when `METALAB_MODE=full`): what
+ * `reproduce` runs with `--quick` or without it.
+ */
+export function notebookPreset(env: { get(key: string): string | undefined } = Deno.env): Preset {
+  return courseMode(env) === "full" ? "full" : "quick";
+}
+
+/**
+ * Where the trained models of `experiment` are: the user's own full run under `resultsDir`
+ * first, then MetaLab's shipped ones; null when neither has them.
+ */
+export function trainedModelsDir(
+  experiment: string,
+  { resultsDir = "results/full", shippedDir = SHIPPED_MODELS_DIR } = {},
+): string | null {
+  for (const root of [resultsDir, shippedDir]) {
+    if (ModelStore.labels(`${root}/${experiment}`, experiment).length > 0) {
+      return `${root.replace(/\/+$/, "")}/${experiment}`;
+    }
+  }
+  return null;
+}
+
+/** What {@linkcode courseRun} returns: the run, how it was made, and its training curves. */
+export type CourseRun<R, C> = ExperimentRun<R, C> & {
+  /** The mode it ran in (a `trained` request without trained models falls back to `quick`). */
+  mode: CourseMode;
+  /** One line for every table and plot title: where the numbers come from. */
+  label: string;
+  /**
+   * The training curves: recorded with the trained models (`trained`), or of the training
+   * just done.
+   */
+  trainingCurves: Curve[];
+  /** For `trained`: the results file the models were saved with (their full-run numbers). */
+  trainedResult?: RunResult;
+};
+
+/** Options of {@linkcode courseRun}. */
+export interface CourseRunOptions {
+  /** The mode (default {@linkcode courseMode}()). */
+  mode?: CourseMode;
+  /** Config overrides, as `--set` (in `trained` mode they change the evaluation only). */
+  overrides?: Record<string, unknown>;
+  /** Live per-step statistics while training (quick and full modes). */
+  onStep?: StepFn;
+  /** Where the user's own full runs are (default `results/full`). */
+  resultsDir?: string;
+  /** Where the shipped models are (default {@linkcode SHIPPED_MODELS_DIR}). */
+  shippedDir?: string;
+  /** Commentary (default: none). */
+  log?: (message: string) => void;
+}
+
+function describeTrained(dir: string, trained: RunResult | undefined): string {
+  const partial = trained?.partial ?? [];
+  const how = partial.length
+    ? `trained part of the schedule: ${
+      partial.map((p) => `${p.label} ${p.step}/${p.steps}`).join(", ")
+    } steps`
+    : "the full schedule trained";
+  return `trained models from ${dir} (${how}${
+    trained?.commit ? `, commit ${trained.commit.slice(0, 7)}` : ""
+  })`;
+}
+
+/**
+ * Runs `experiment` the way a notebook should: from its trained models by default, else by
+ * training the quick or full preset in place (see the module doc).
+ *
+ * @example
+ * ```ts
+ * const run = await courseRun(sinusoidK10);
+ * console.log(run.label);          // where the numbers come from
+ * console.log(run.metrics);        // as result.json would hold them
+ * console.log(run.details.curves); // the experiment's own typed result
+ * ```
+ */
+export async function courseRun<S extends ConfigSchema, R>(
+  experiment: Experiment<S, R>,
+  options: CourseRunOptions = {},
+): Promise<CourseRun<R, ConfigOf<S>>> {
+  let mode = options.mode ?? courseMode();
+  const log = options.log ?? (() => {});
+  let fallback = "";
+  if (mode === "trained" && !experiment.learner) {
+    // Its result is what happens during training (a sweep's curves): nothing to reload.
+    fallback = `${experiment.name} is shown by training it (its result is its training curves); `;
+    mode = "quick";
+  }
+  if (mode === "trained") {
+    const dir = trainedModelsDir(experiment.name, options);
+    if (dir !== null) {
+      const run = await runExperiment(experiment, {
+        from: dir,
+        overrides: options.overrides,
+        outDir: null,
+        log,
+      });
+      let trained: RunResult | undefined;
+      try {
+        trained = JSON.parse(await Deno.readTextFile(`${dir}/result.json`));
+      } catch {
+        trained = undefined; // models without their results file: no recorded curves
+      }
+      return {
+        ...run,
+        mode,
+        label: describeTrained(dir, trained),
+        trainingCurves: (trained?.curves ?? []).filter((c) => /meta-training/.test(c.title)),
+        trainedResult: trained,
+      };
+    }
+    fallback = `no trained models of ${experiment.name} found (train them with: deno task ` +
+      `reproduce ${experiment.name}); `;
+    mode = "quick";
+  }
+  const preset: Preset = mode === "full" ? "full" : "quick";
+  const run = await runExperiment(experiment, {
+    preset,
+    overrides: options.overrides,
+    outDir: null,
+    onStep: options.onStep,
+    log,
+  });
+  return {
+    ...run,
+    mode,
+    label: fallback +
+      (preset === "quick"
+        ? "QUICK preset trained here: a pipeline check, not the published schedule"
+        : "full preset trained here"),
+    trainingCurves: run.curves.filter((c) => /meta-training/.test(c.title)),
+  };
+}
