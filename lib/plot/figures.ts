@@ -113,6 +113,44 @@ function rgba(hex: string, alpha: number): string {
   return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${alpha})`;
 }
 
+/** The two edge traces of a shaded band around `mean` (upper edge, then lower edge filled to it). */
+function bandTraces(
+  name: string,
+  x: number[],
+  mean: number[],
+  half: number[],
+  color: string,
+  group: string,
+): PlotlyTrace[] {
+  const edge = (sign: number) => mean.map((m, k) => m + sign * half[k]);
+  return [
+    {
+      type: "scatter",
+      name: `${name} upper`,
+      x,
+      y: edge(1),
+      mode: "lines",
+      line: { width: 0, color },
+      hoverinfo: "skip",
+      showlegend: false,
+      legendgroup: group,
+    },
+    {
+      type: "scatter",
+      name: `${name} band`,
+      x,
+      y: edge(-1),
+      mode: "lines",
+      line: { width: 0, color },
+      fill: "tonexty",
+      fillcolor: rgba(color, 0.2),
+      hoverinfo: "skip",
+      showlegend: false,
+      legendgroup: group,
+    },
+  ];
+}
+
 /**
  * Learning curves with shaded mean ± half-width bands: for each series a filled band
  * (upper edge, then lower edge filled to it) and the mean line on top, in one colour.
@@ -128,44 +166,11 @@ export function learningCurveFigure(
     const mean = toNumbers(c.mean, `curve "${c.name}" mean`, x.length);
     const color = c.color ?? PALETTE[i % PALETTE.length];
     const group = `curve${i}`;
-    if (c.halfWidth === undefined) {
-      data.push({
-        type: "scatter",
-        name: c.name,
-        x,
-        y: mean,
-        mode: "lines",
-        line: { color, width: 2, dash: c.dash ? "dash" : "solid" },
-        legendgroup: group,
-      });
-      return;
+    if (c.halfWidth !== undefined) {
+      const half = toNumbers(c.halfWidth, `curve "${c.name}" halfWidth`, x.length);
+      if (half.some((h) => h < 0)) throw new Error(`curve "${c.name}": halfWidth must be ≥ 0`);
+      data.push(...bandTraces(c.name, x, mean, half, color, group));
     }
-    const half = toNumbers(c.halfWidth, `curve "${c.name}" halfWidth`, x.length);
-    if (half.some((h) => h < 0)) throw new Error(`curve "${c.name}": halfWidth must be ≥ 0`);
-    data.push({
-      type: "scatter",
-      name: `${c.name} upper`,
-      x,
-      y: mean.map((m, k) => m + half[k]),
-      mode: "lines",
-      line: { width: 0, color },
-      hoverinfo: "skip",
-      showlegend: false,
-      legendgroup: group,
-    });
-    data.push({
-      type: "scatter",
-      name: `${c.name} band`,
-      x,
-      y: mean.map((m, k) => m - half[k]),
-      mode: "lines",
-      line: { width: 0, color },
-      fill: "tonexty",
-      fillcolor: rgba(color, 0.2),
-      hoverinfo: "skip",
-      showlegend: false,
-      legendgroup: group,
-    });
     data.push({
       type: "scatter",
       name: c.name,
