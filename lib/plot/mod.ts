@@ -49,3 +49,4 @@ export type { CaptionedFigure, ReportOptions, ReportTable } from "./report.ts";
 export { PLOTLY_VERSION, plotlySource } from "./plotly_source.ts";
 export { findChromium, renderCheck } from "./render_check.ts";
 export type { RenderCheckOptions, RenderedFigure, RenderResult } from "./render_check.ts";
+export { pageCheck, type PageCheckResult, type PageLink } from "./page_check.ts";
