@@ -8,7 +8,7 @@
  * a directional meta-gradient of 0.306 where finite differences give −0.095; with this
  * module's loss, −0.094). Use these in any loss that an outer `tf.grads` differentiates again.
  *
- * They do not rely on `initBackend`'s repaired gradients (`lib/backend/gradients.ts`): the
+ * They do not rely on `initBackend`'s repaired gradients (`lib/backend/register_gradients.ts`): the
  * max-shift and eˣ below carry their own second-order-safe gradients.
  * @module
  */
