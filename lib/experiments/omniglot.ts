@@ -325,5 +325,7 @@ export function omniglotExperiment<L extends OmniglotLearnerName>(spec: {
     run: (config, ctx) => runOmniglot(setting, config, ctx),
     summarize: (result, config) => summarizeOmniglot(spec.name, setting, result, config),
     learner: (label, config) => omniglotLearner(label, config),
+    // Black-on-white 105×105 PNGs read as ink, area-resized to 28×28, kept as bytes.
+    images: { dataset: "Omniglot", side: 28, files: "dark", bytes: true, testSteps: TEST_STEPS },
   };
 }
