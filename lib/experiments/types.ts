@@ -25,6 +25,12 @@ export interface Metric {
   unit: string;
   /** Number of evaluation episodes or tasks the value averages over. */
   episodes?: number;
+  /**
+   * How many of those episodes gave a value that is not finite (an adaptation that
+   * diverged); absent when none did. Such a mean is recorded as non-finite, see
+   * `recordMetrics` in `results.ts`.
+   */
+  diverged?: number;
   /** Whether larger values are better (accuracy) or smaller (MSE). */
   higherIsBetter: boolean;
   /** The published number this is compared against, if any. */
@@ -157,6 +163,25 @@ export interface Experiment<S extends ConfigSchema = ConfigSchema, R = any> {
    * models are not reusable on their own.
    */
   learner?(label: string, config: ConfigOf<S>): BaseMetaLearner;
+  /**
+   * For an image experiment: how its training images were prepared, which is what a user's
+   * own images are converted to before its saved models see them (`lib/experiments/apply.ts`).
+   */
+  images?: ImageConvention;
+}
+
+/** How an image experiment's inputs were prepared from image files. */
+export interface ImageConvention {
+  /** The data set, for messages. */
+  dataset: string;
+  /** Side of the square input (28 for Omniglot and MNIST here). */
+  side: number;
+  /** How the data set's own files draw strokes: light on dark (MNIST) or dark on light (Omniglot). */
+  files: "light" | "dark";
+  /** Whether pixel values are kept as bytes (rounded to steps of 1/255), as Omniglot's loader does. */
+  bytes: boolean;
+  /** Adaptation steps the experiment evaluates MAML-family models with (default: the training value). */
+  testSteps?: number;
 }
 
 /** Thrown when a run is interrupted (Ctrl-C); the last checkpoint stays intact. */
