@@ -52,7 +52,7 @@ export function formatMs(ms: number): string {
 
 /** The decimals of a metric: 1 for percentages and values ≥ 100, else 3. */
 function decimals(m: RecordMetric): number {
-  return m.unit === "%" || Math.abs(m.value) >= 100 ? 1 : 3;
+  return m.unit === "%" || Math.abs(m.value ?? 0) >= 100 ? 1 : 3;
 }
 
 function withUnit(text: string, unit: string): string {
@@ -61,6 +61,7 @@ function withUnit(text: string, unit: string): string {
 
 /** "96.5 ± 0.4%", "0.558 ± 0.057", "0.193". */
 export function formatMetric(m: RecordMetric): string {
+  if (m.value === null) return `diverged (${m.nonFinite ?? "not finite"})`;
   const d = decimals(m);
   const ci = m.ci95 === undefined ? "" : ` ± ${m.ci95.toFixed(d)}`;
   return withUnit(`${group(m.value.toFixed(d))}${ci}`, m.unit);
@@ -76,6 +77,7 @@ function formatPublished(m: RecordMetric): string {
 /** Whether ours agrees with the published number (the 95% intervals overlap). */
 function agrees(m: RecordMetric): string {
   if (!m.published) return "";
+  if (m.value === null) return "no: ours diverged";
   if (m.ci95 === undefined) return "no interval to compare";
   const c = compareWithPublished({ mean: m.value, ci95: m.ci95 }, m.published);
   if (c.within) return "yes";

@@ -51,7 +51,10 @@ export interface Machine {
 /** One headline number, as in a results file (`Metric` of lib/experiments). */
 export interface RecordMetric {
   name: string;
-  value: number;
+  /** Null when the run's mean was not finite (a diverged adaptation); see `nonFinite`. */
+  value: number | null;
+  /** What a null value was: "NaN", "Infinity" or "-Infinity". */
+  nonFinite?: "NaN" | "Infinity" | "-Infinity";
   ci95?: number;
   unit: string;
   episodes?: number;
@@ -220,7 +223,16 @@ export function validateResultsRecord(value: unknown, file: string): ResultsReco
       const at = `metrics[${i}]`;
       if (!isObj(m)) return p.push(`"${at}" must be an object`);
       field(p, m, at, "name", isStr, "a name");
-      field(p, m, at, "value", isNum, "a finite number");
+      if (m.value === null) {
+        field(
+          p,
+          m,
+          at,
+          "nonFinite",
+          (v) => ["NaN", "Infinity", "-Infinity"].includes(v as string),
+          `"NaN", "Infinity" or "-Infinity" (the value is null)`,
+        );
+      } else field(p, m, at, "value", isNum, "a finite number");
       field(p, m, at, "unit", isStr, "a unit");
       field(p, m, at, "higherIsBetter", (v) => typeof v === "boolean", "a boolean");
       if ("ci95" in m) field(p, m, at, "ci95", isNonNeg, "a non-negative number");
@@ -460,6 +472,7 @@ export function recordFromResult(result: unknown, options: FromResultOptions): R
     metrics: r.metrics.map((m) => ({
       name: m.name,
       value: m.value,
+      nonFinite: m.nonFinite,
       ci95: m.ci95,
       unit: m.unit,
       episodes: m.episodes,

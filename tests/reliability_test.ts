@@ -9,13 +9,19 @@
 import assert from "node:assert/strict";
 import { initBackend } from "../lib/backend/mod.ts";
 import {
+  type Experiment,
   FolderInUseError,
+  INVALID_RESULT_FILE,
+  InvalidResultError,
   OutputConflictError,
+  recordMetrics,
   runExperiment,
   sinusoidK5,
   validateResult,
 } from "../lib/experiments/mod.ts";
 import { reproducePlan } from "../lib/cli/reproduce.ts";
+import { recordFromResult, validateResultsRecord } from "../scripts/docs_records.ts";
+import { formatMetric as docsMetric } from "../scripts/docs_gen.ts";
 
 await initBackend("wasm");
 
@@ -345,3 +351,115 @@ async function exists(path: string): Promise<boolean> {
     return false;
   }
 }
+
+Deno.test("a diverged evaluation metric is a result: recorded as non-finite with a note, everything else kept, --resume works", async () => {
+  await withTempDir("diverged", async (out) => {
+    // α = 0.5 on the sinusoid makes ten test-time steps blow up on some tasks.
+    const args = ["sinusoid-k5", ...TINY, "--set", "innerLr=0.5", "--out", out];
+    let r = await reproduce(args);
+    assert.equal(r.code, 0, r.text);
+    const file = await resultFile(out);
+    assert.deepEqual(validateResult(file), []);
+    const diverged = file.metrics.filter((m: { value: number | null }) => m.value === null);
+    assert.ok(diverged.length > 0, "innerLr=0.5 no longer diverges: pick another case");
+    for (const m of diverged) {
+      assert.match(m.name, /after 10 steps/);
+      assert.ok(["NaN", "Infinity", "-Infinity"].includes(m.nonFinite), m.nonFinite);
+      assert.equal(m.ci95, undefined, "no interval around a value that is not finite");
+      assert.ok(m.diverged >= 1 && m.diverged <= 5, `diverged ${m.diverged}`);
+      const note = `DIVERGED: ${m.name} is ${m.nonFinite}: ${m.diverged} of 5 evaluation ` +
+        `episodes gave no finite MSE; recorded as value null, nonFinite "${m.nonFinite}"`;
+      assert.ok(file.notes.some((n: string) => n.startsWith(note)), `${note}\n${file.notes}`);
+      assert.ok(
+        r.text.includes(`${m.name}: diverged (${m.nonFinite}; ${m.diverged} of 5 episodes)`),
+        "the printout says so",
+      );
+    }
+    const finite = file.metrics.filter((m: { value: number | null }) => m.value !== null);
+    assert.ok(finite.length >= 3 && finite.every((m: { value: number }) => isFinite(m.value)));
+    assert.deepEqual(file.models, ["models/maml", "models/pretrained", "models/metaclassifier"]);
+    assert.ok(
+      !file.notes.some((n: string) => /dominated by .*NaN|mean Infinity/.test(n)),
+      "no heavy-tail sentence computed from infinities",
+    );
+    const html = await Deno.readTextFile(`${out}/report.html`);
+    assert.ok(html.includes(`diverged (${diverged[0].nonFinite}`), "the report says so");
+    r = await reproduce([...args, "--resume"]);
+    assert.equal(r.code, 0, r.text);
+    assert.match(r.text, /is complete .*nothing to resume/);
+    // `deno task docs add` takes it as a record, and the generated docs say it diverged.
+    const record = recordFromResult(file, {
+      source: "result.json",
+      machine: { cores: 2, cpu: null, os: null, wasmThreads: null },
+    });
+    validateResultsRecord(JSON.parse(JSON.stringify(record)), "sinusoid-k5.json");
+    const m = record.metrics.find((m) => m.value === null)!;
+    assert.equal(docsMetric(m), `diverged (${m.nonFinite})`);
+  });
+});
+
+Deno.test("recordMetrics: non-finite means and intervals as a results file can hold them", () => {
+  const base = { unit: "MSE", higherIsBetter: false };
+  const { metrics, notes } = recordMetrics([
+    { ...base, name: "a", value: 1, ci95: 0.5, episodes: 4 },
+    { ...base, name: "b", value: -Infinity, ci95: NaN, episodes: 4 },
+    { ...base, name: "c", value: 2, ci95: Infinity, episodes: 4 },
+    { ...base, name: "d", value: NaN },
+  ]);
+  assert.deepEqual(metrics, [
+    { ...base, name: "a", value: 1, ci95: 0.5, episodes: 4 },
+    { ...base, name: "b", value: null, nonFinite: "-Infinity", episodes: 4 },
+    { ...base, name: "c", value: 2, episodes: 4 },
+    { ...base, name: "d", value: null, nonFinite: "NaN" },
+  ]);
+  assert.match(notes[0], /^DIVERGED: b is -Infinity over 4 evaluation episodes; recorded as/);
+  assert.match(notes[1], /^c: its 95% interval is Infinity .* left out/);
+  assert.match(notes[2], /^DIVERGED: d is NaN; recorded as value null, nonFinite "NaN"/);
+  assert.deepEqual(JSON.parse(JSON.stringify(metrics)), metrics, "survives JSON as it is");
+  const result = (m: unknown) =>
+    validateResult({ metrics: [m] }).filter((p) => p.startsWith("metrics"));
+  assert.deepEqual(result(metrics[1]), []);
+  assert.deepEqual(result({ ...base, name: "x", value: null }), [
+    `metrics[0].value is null, so metrics[0].nonFinite must say what it was ("NaN", "Infinity", "-Infinity"), got undefined`,
+  ]);
+  assert.deepEqual(result({ ...base, name: "x", value: Infinity }), [
+    "metrics[0].value must be a finite number (or null with nonFinite), got Infinity",
+  ]);
+  assert.deepEqual(result({ ...base, name: "x", value: 1, nonFinite: "NaN" }), [
+    "metrics[0].nonFinite is only for a null value, got 1",
+  ]);
+});
+
+/** An experiment whose summary names a metric with an empty name (an invalid result). */
+const badSummary: Experiment = {
+  name: "bad-summary",
+  title: "a summary that breaks the schema",
+  description: "test fixture",
+  needs: [],
+  schema: {},
+  run: () => Promise.resolve({}),
+  summarize: () => ({
+    metrics: [{ name: "", value: 1, unit: "x", higherIsBetter: true }],
+    curves: [],
+    notes: ["worth keeping"],
+  }),
+};
+
+Deno.test("an invalid result is never thrown away: it is written to result.invalid.json and the error names the field", async () => {
+  await withTempDir("invalid", async (out) => {
+    await assert.rejects(
+      runExperiment(badSummary, { outDir: out, log: () => {} }),
+      (e) =>
+        e instanceof InvalidResultError &&
+        e.message.startsWith(
+          `experiment "bad-summary" produced an invalid result: metrics[0].name must be a string; ` +
+            `what it produced is kept in ${out}/bad-summary/${INVALID_RESULT_FILE}`,
+        ) && e.keptIn === `${out}/bad-summary/${INVALID_RESULT_FILE}`,
+    );
+    const kept = JSON.parse(await Deno.readTextFile(`${out}/bad-summary/${INVALID_RESULT_FILE}`));
+    assert.deepEqual(kept.notes, ["worth keeping"]);
+    assert.equal(kept.metrics[0].value, 1);
+    assert.equal(await exists(`${out}/bad-summary/result.json`), false);
+    assert.equal(await exists(`${out}/bad-summary/run.lock`), false, "the lock is released");
+  });
+});

@@ -17,6 +17,7 @@ import {
   type Experiment,
   EXPERIMENTS,
   findExperiment,
+  formatResultMetric,
   ModelStore,
   parseOverrides,
   type Preset,
@@ -298,13 +299,12 @@ async function main(): Promise<number> {
 /** Prints a result's metrics, one line each, with the published numbers. */
 function printMetrics(result: RunResult): void {
   for (const m of result.metrics) {
-    const ci = m.ci95 !== undefined ? ` ± ${m.ci95.toFixed(2)}` : "";
     const pub = m.published
       ? `   (published ${m.published.value}${
         m.published.ci95 !== undefined ? ` ± ${m.published.ci95}` : ""
       }, ${m.published.source})`
       : "";
-    console.log(`  ${m.name}: ${m.value.toFixed(m.unit === "%" ? 1 : 3)}${ci} ${m.unit}${pub}`);
+    console.log(`  ${m.name}: ${formatResultMetric(m)}${pub}`);
   }
 }
 

@@ -47,7 +47,9 @@ export function describeHeavyTail(
   { factor = 10, show = 3 }: { factor?: number; show?: number } = {},
 ): string | null {
   const n = values.length;
-  if (n < 3) return null;
+  // A mean that is not finite is not skewed but diverged, and says so elsewhere (the
+  // results file's DIVERGED note); sorting and subtracting infinities would say nonsense.
+  if (n < 3 || values.some((v) => !Number.isFinite(v))) return null;
   const sorted = [...values].sort((a, b) => a - b);
   const median = n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   const mean = values.reduce((a, b) => a + b, 0) / n;

@@ -35,8 +35,13 @@ export type {
 export { RunInterrupted } from "./types.ts";
 export { type Checkpoint, CheckpointDir, CheckpointStore } from "./checkpoint.ts";
 export {
+  divergedEpisodes,
   METALAB_VERSION,
+  type NonFinite,
+  nonFiniteName,
+  recordMetrics,
   RESULT_SCHEMA,
+  type ResultMetric,
   type RunIdentity,
   type RunResult,
   sameRun,
@@ -46,6 +51,8 @@ export {
   checkOutputFolder,
   completedRun,
   type ExperimentRun,
+  INVALID_RESULT_FILE,
+  InvalidResultError,
   OutputConflictError,
   runConfig,
   runExperiment,
@@ -63,6 +70,7 @@ export {
   comparisonRows,
   curveFigure,
   type FolderResults,
+  formatResultMetric,
   readResults,
   runLabel,
   writeReport,

@@ -12,7 +12,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { BaseMetaLearner } from "../meta/mod.ts";
 import { loadLearner, loadParams, saveParams } from "../io/mod.ts";
-import type { Metric } from "./types.ts";
+import type { ResultMetric } from "./results.ts";
 
 /** What is recorded with a saved model. */
 export interface SavedModelInfo {
@@ -31,7 +31,7 @@ export interface SavedModelInfo {
   /** The project's git commit, when known. */
   commit: string | null;
   /** The run's headline metrics (absent until the run has been evaluated). */
-  metrics?: Metric[];
+  metrics?: ResultMetric[];
 }
 
 /** A model read back for evaluation. */
@@ -204,7 +204,7 @@ export class ModelStore {
   }
 
   /** Writes every kept model again with the run's metrics, then frees the copies. */
-  async finish(metrics: Metric[]): Promise<void> {
+  async finish(metrics: ResultMetric[]): Promise<void> {
     try {
       for (const [label, kept] of this.kept) {
         kept.info.metrics = metrics;

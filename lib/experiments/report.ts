@@ -13,15 +13,42 @@ import {
   tableFigure,
   writeHtmlReport,
 } from "../plot/mod.ts";
-import { type RunResult, validateResult } from "./results.ts";
+import { type ResultMetric, type RunResult, validateResult } from "./results.ts";
 import type { Curve, Metric } from "./types.ts";
 
-/** Whether `m` agrees with its published number: the two 95% intervals overlap. */
-export function agreesWithPublished(m: Metric): boolean | null {
+/**
+ * Whether `m` agrees with its published number: the two 95% intervals overlap. Null when
+ * there is no published number; false for a metric that diverged (not finite).
+ */
+export function agreesWithPublished(m: Metric | ResultMetric): boolean | null {
   if (!m.published) return null;
+  if (m.value === null || !Number.isFinite(m.value)) return false;
   const ours = m.ci95 ?? 0;
   const theirs = m.published.ci95 ?? 0;
   return Math.abs(m.value - m.published.value) <= ours + theirs;
+}
+
+/**
+ * A recorded metric as the report and `reproduce` print it: "0.512 ± 0.034 MSE"; a
+ * non-finite one as "diverged (Infinity; 3 of 5 episodes)"; a mean over one episode, whose
+ * interval is undefined, as "0.512 MSE, interval undefined (1 episode)" — never "± 0".
+ *
+ * @example
+ * ```ts
+ * formatResultMetric({ name: "acc", value: 96.52, ci95: 0.41, unit: "%", higherIsBetter: true }); // "96.5 ± 0.4 %"
+ * ```
+ */
+export function formatResultMetric(m: ResultMetric): string {
+  if (m.value === null) {
+    const episodes = m.diverged === undefined
+      ? ""
+      : `; ${m.diverged}${m.episodes === undefined ? "" : ` of ${m.episodes}`} episodes`;
+    return `diverged (${m.nonFinite ?? "not finite"}${episodes})`;
+  }
+  const digits = m.unit === "%" ? 1 : 3;
+  const ci = m.ci95 === undefined ? "" : ` ± ${m.ci95.toFixed(digits)}`;
+  const single = m.ci95 === undefined && m.episodes === 1 ? ", interval undefined (1 episode)" : "";
+  return `${m.value.toFixed(digits)}${ci} ${m.unit}${single}`;
 }
 
 function fmt(value: number, ci: number | undefined, unit: string): string {
@@ -47,7 +74,7 @@ export function comparisonRows(results: RunResult[]): Cell[][] {
       rows.push([
         r.experiment,
         m.name,
-        `${fmt(m.value, m.ci95, m.unit)} ${m.unit}`,
+        formatResultMetric(m),
         m.published ? `${fmt(m.published.value, m.published.ci95, m.unit)} ${m.unit}` : "—",
         agree === null ? "—" : agree ? "yes" : "no",
         m.published?.source ?? "",

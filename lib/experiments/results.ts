@@ -23,6 +23,21 @@ export interface RunIdentity {
   seed: number;
 }
 
+/** How a number that is not finite is named in a results file (JSON has no NaN or ±Infinity). */
+export type NonFinite = "NaN" | "Infinity" | "-Infinity";
+
+/**
+ * A metric as a results file holds it. A mean that came out NaN or ±Infinity (a diverged
+ * adaptation) is a result too: `value` is null and `nonFinite` says which it was, with
+ * no `ci95`; see {@linkcode recordMetrics}.
+ */
+export interface ResultMetric extends Omit<Metric, "value"> {
+  /** The measured value; null when it was not finite. */
+  value: number | null;
+  /** What a null `value` was. Absent for a finite value. */
+  nonFinite?: NonFinite;
+}
+
 /** The content of a results file. */
 export interface RunResult extends RunIdentity {
   /** Always {@linkcode RESULT_SCHEMA}. */
@@ -45,8 +60,8 @@ export interface RunResult extends RunIdentity {
    * Absent in files written before this field existed (read as complete).
    */
   partial?: StoppedPhase[];
-  /** Headline numbers. */
-  metrics: Metric[];
+  /** Headline numbers (non-finite ones as value null plus `nonFinite`). */
+  metrics: ResultMetric[];
   /** Curves for plots. */
   curves: Curve[];
   /** Remarks. */
@@ -64,8 +79,71 @@ export interface RunResult extends RunIdentity {
   evaluatedFrom?: string;
 }
 
+/**
+ * How many of `values` (per-episode scores) are not finite, or undefined when all are: the
+ * `diverged` field of a {@linkcode Metric}.
+ */
+export function divergedEpisodes(values: readonly number[]): number | undefined {
+  const n = values.filter((v) => !Number.isFinite(v)).length;
+  return n > 0 ? n : undefined;
+}
+
+/** The name of a value that is not finite, as results files write it. */
+export function nonFiniteName(value: number): NonFinite {
+  return Number.isNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity";
+}
+
+/**
+ * An experiment's metrics as a results file records them, with a note for each that is
+ * not what it seems. A mean that is NaN or ±Infinity (JSON cannot hold either) becomes
+ * `value: null` plus `nonFinite`, with a note naming the metric (which names the learner and
+ * its test steps) and how many episodes diverged; an interval that overflowed while its
+ * mean did not is left out, and said so. Everything else is kept as it is.
+ *
+ * @example
+ * ```ts
+ * const { metrics, notes } = recordMetrics([
+ *   { name: "maml, MSE after 10 steps", value: Infinity, unit: "MSE", episodes: 5, diverged: 2, higherIsBetter: false },
+ * ]);
+ * // metrics[0]: { …, value: null, nonFinite: "Infinity" }
+ * // notes[0]: "DIVERGED: maml, MSE after 10 steps is Infinity: 2 of 5 evaluation episodes gave no finite MSE; …"
+ * ```
+ */
+export function recordMetrics(metrics: readonly Metric[]): {
+  metrics: ResultMetric[];
+  notes: string[];
+} {
+  const notes: string[] = [];
+  const recorded = metrics.map((m): ResultMetric => {
+    const { ci95, ...rest } = m;
+    if (!Number.isFinite(m.value)) {
+      const nonFinite = nonFiniteName(m.value);
+      const over = m.episodes === undefined ? "" : ` of ${m.episodes}`;
+      const which = m.diverged === undefined
+        ? m.episodes === undefined ? "" : ` over ${m.episodes} evaluation episodes`
+        : `: ${m.diverged}${over} evaluation episodes gave no finite ${m.unit}`;
+      notes.push(
+        `DIVERGED: ${m.name} is ${nonFinite}${which}; recorded as value null, nonFinite ` +
+          `"${nonFinite}" (the other numbers and the trained models are kept)`,
+      );
+      return { ...rest, value: null, nonFinite };
+    }
+    if (ci95 !== undefined && !Number.isFinite(ci95)) {
+      notes.push(
+        `${m.name}: its 95% interval is ${nonFiniteName(ci95)} (the spread of its episodes ` +
+          `overflowed) and is left out`,
+      );
+      return rest;
+    }
+    return m;
+  });
+  return { metrics: recorded, notes };
+}
+
 /** The version of MetaLab written into results. */
 export const METALAB_VERSION = "0.1.0";
+
+const NON_FINITE: readonly NonFinite[] = ["NaN", "Infinity", "-Infinity"];
 
 /** Problems found in a results object (empty when it matches the schema). */
 export function validateResult(value: unknown): string[] {
@@ -111,7 +189,29 @@ export function validateResult(value: unknown): string[] {
     value.metrics.forEach((m, i) => {
       if (!isObj(m)) return problems.push(`metrics[${i}] is not an object`);
       if (!isStr(m.name)) problems.push(`metrics[${i}].name must be a string`);
-      if (!isNum(m.value)) problems.push(`metrics[${i}].value must be a finite number`);
+      if (m.value === null) {
+        if (!NON_FINITE.includes(m.nonFinite as NonFinite)) {
+          problems.push(
+            `metrics[${i}].value is null, so metrics[${i}].nonFinite must say what it was ` +
+              `(${NON_FINITE.map((n) => `"${n}"`).join(", ")}), got ${JSON.stringify(m.nonFinite)}`,
+          );
+        }
+      } else if (!isNum(m.value)) {
+        problems.push(
+          `metrics[${i}].value must be a finite number (or null with nonFinite), got ${
+            typeof m.value === "number" ? m.value : JSON.stringify(m.value)
+          }`,
+        );
+      } else if (m.nonFinite !== undefined) {
+        problems.push(`metrics[${i}].nonFinite is only for a null value, got ${m.value}`);
+      }
+      if (
+        m.diverged !== undefined &&
+        !(Number.isInteger(m.diverged) && (m.diverged as number) > 0 &&
+          (m.episodes === undefined || (m.diverged as number) <= (m.episodes as number)))
+      ) {
+        problems.push(`metrics[${i}].diverged must be a number of episodes (1 to episodes)`);
+      }
       if (m.ci95 !== undefined && !(isNum(m.ci95) && (m.ci95 as number) >= 0)) {
         problems.push(`metrics[${i}].ci95 must be a non-negative number`);
       }

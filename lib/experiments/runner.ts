@@ -20,6 +20,7 @@ import { ModelStore } from "./models.ts";
 import { gitCommit, machineInfo } from "./provenance.ts";
 import {
   METALAB_VERSION,
+  recordMetrics,
   RESULT_SCHEMA,
   type RunIdentity,
   type RunResult,
@@ -70,6 +71,25 @@ export interface RunOptions {
 /** The output folder already holds another run's results, or an unfinished run. */
 export class OutputConflictError extends Error {
   override name = "OutputConflictError";
+}
+
+/** Where a result that failed validation is kept, beside `result.json`. */
+export const INVALID_RESULT_FILE = "result.invalid.json";
+
+/**
+ * A run produced a result that does not match the schema. Its work is not lost: the result
+ * is kept in {@linkcode INVALID_RESULT_FILE} (when the run writes files), the trained
+ * models and the checkpoints stay.
+ */
+export class InvalidResultError extends Error {
+  override name = "InvalidResultError";
+  /**
+   * @param problems what is wrong, one field each (from {@linkcode validateResult})
+   * @param keptIn the file holding the result as produced, or null
+   */
+  constructor(message: string, readonly problems: string[], readonly keptIn: string | null) {
+    super(message);
+  }
 }
 
 /** What {@linkcode runExperiment} returns: the results file's content plus the typed result. */
@@ -251,6 +271,8 @@ async function execute<S extends ConfigSchema, R>(
     `evaluated the saved model ${m.dir} (${m.info.steps} of ${m.info.scheduleSteps} steps trained` +
     `${m.info.commit ? `, commit ${m.info.commit}` : ""}); nothing was trained in this run`
   );
+  // A diverged metric is a result: recorded as non-finite, with a note; nothing else lost.
+  const recorded = recordMetrics(output.metrics);
   const result: RunResult = {
     schema: RESULT_SCHEMA,
     ...identity,
@@ -267,10 +289,10 @@ async function execute<S extends ConfigSchema, R>(
     wallTimeS: (performance.now() - t0) / 1000,
     resumedFromStep: resumedFrom,
     partial: stopped,
-    metrics: output.metrics,
+    metrics: recorded.metrics,
     // A curve with nothing to draw (no training in an evaluation-only run) is left out.
     curves: output.curves.filter((c) => c.series.length > 0),
-    notes: [...evaluated, ...partialNotes, ...output.notes],
+    notes: [...evaluated, ...partialNotes, ...recorded.notes, ...output.notes],
     machine: machineInfo(),
     commit,
     models: dir ? models.savedLabels.map((label) => `models/${label}`) : [],
@@ -278,11 +300,23 @@ async function execute<S extends ConfigSchema, R>(
   };
   const problems = validateResult(result);
   if (problems.length > 0) {
-    models.dispose();
-    throw new Error(`experiment "${experiment.name}" produced an invalid result: ${problems}`);
+    models.dispose(); // the trained models are on disk already
+    // Never throw the run's work away: keep what it produced beside the checkpoints.
+    const kept = dir ? `${dir}/${INVALID_RESULT_FILE}` : null;
+    if (kept) await atomicWrite(kept, JSON.stringify(result, null, 2) + "\n");
+    throw new InvalidResultError(
+      `experiment "${experiment.name}" produced an invalid result: ${problems.join("; ")}` +
+        (kept
+          ? `; what it produced is kept in ${kept} (the trained models in ${dir}/models/, ` +
+            `the checkpoints for --resume)`
+          : ""),
+      problems,
+      kept,
+    );
   }
   if (dir) {
     await atomicWrite(`${dir}/result.json`, JSON.stringify(result, null, 2) + "\n");
+    await Deno.remove(`${dir}/${INVALID_RESULT_FILE}`).catch(() => {}); // superseded
     // A partial run keeps its checkpoints: --resume continues the schedule.
     if (stopped.length === 0) await checkpoints?.clear();
   }

@@ -23,6 +23,7 @@ import { describeHeavyTail, type EvalResult, evaluate, PretrainedBaseline } from
 import { stoppedBeforeStart, trainWithCheckpoints } from "./training.ts";
 import { boolField, type ConfigOf, intField, numberField } from "./config.ts";
 import { publishedNumber, trainingCurve } from "./summary.ts";
+import { divergedEpisodes } from "./results.ts";
 import type { Curve, Experiment, Metric } from "./types.ts";
 
 /** The knobs of the sinusoid experiments, with their quick and full (Finn et al.) values. */
@@ -209,6 +210,7 @@ function summarizeSinusoid(r: SinusoidResult, config: SinusoidConfig) {
         ci95: e.ci95,
         unit: "MSE",
         episodes: e.n,
+        diverged: divergedEpisodes(e.values),
         higherIsBetter: false,
         published: publishedNumber(`sinusoid/k${r.shots}/${name}/${steps}`),
       });
