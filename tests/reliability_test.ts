@@ -7,6 +7,7 @@
  * subprocess, with tiny schedules so that each case takes a second or two.
  */
 import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend/mod.ts";
 import {
   type Experiment,
@@ -20,6 +21,8 @@ import {
   validateResult,
 } from "../lib/experiments/mod.ts";
 import { reproducePlan } from "../lib/cli/reproduce.ts";
+import { confidenceInterval, evaluate } from "../lib/eval/mod.ts";
+import { formatResultMetric } from "../lib/experiments/mod.ts";
 import { recordFromResult, validateResultsRecord } from "../scripts/docs_records.ts";
 import { formatMetric as docsMetric } from "../scripts/docs_gen.ts";
 
@@ -461,5 +464,47 @@ Deno.test("an invalid result is never thrown away: it is written to result.inval
     assert.equal(kept.metrics[0].value, 1);
     assert.equal(await exists(`${out}/bad-summary/result.json`), false);
     assert.equal(await exists(`${out}/bad-summary/run.lock`), false, "the lock is released");
+  });
+});
+
+Deno.test("evaluation over one episode: the interval is undefined and is said to be, never ± 0", async () => {
+  const one = confidenceInterval([0.4]);
+  assert.equal(one.ci95, undefined);
+  assert.deepEqual([one.mean, one.n], [0.4, 1]);
+  assert.ok(confidenceInterval([0.4, 0.4]).ci95 === 0, "two equal values: a real zero width");
+  const learner = {
+    kind: "classification" as const,
+    adapt: () => ({ predict: (x: tf.Tensor) => tf.zeros([x.shape[0], 2]), dispose: () => {} }),
+  };
+  const episode = () => ({
+    support: { x: tf.zeros([2, 1]), y: tf.tensor1d([0, 1], "int32") },
+    query: { x: tf.zeros([2, 1]), y: tf.tensor1d([0, 1], "int32") },
+  });
+  // deno-lint-ignore no-explicit-any
+  const single = evaluate(learner as any, episode as any, { episodes: 1 });
+  assert.equal(single.ci95, undefined);
+  assert.equal(single.n, 1);
+  const metric = { name: "m", value: 0.5, unit: "MSE", episodes: 1, higherIsBetter: false };
+  assert.equal(formatResultMetric(metric), "0.500 MSE, interval undefined (1 episode)");
+
+  await withTempDir("one-episode", async (out) => {
+    const r = await reproduce([
+      ...["sinusoid-k5", "--quick", "--set", "trainSteps=5", "--set", "metaClassifierSteps=5"],
+      ...["--set", "evalEpisodes=1", "--out", out],
+    ]);
+    assert.equal(r.code, 0, r.text);
+    const file = await resultFile(out);
+    assert.deepEqual(validateResult(file), []);
+    for (const m of file.metrics) {
+      assert.equal(m.episodes, 1);
+      assert.equal(m.ci95, undefined, `${m.name}: no ci95 in the file`);
+      assert.ok(
+        r.text.includes(`${m.name}: ${m.value.toFixed(3)} MSE, interval undefined (1 episode)`),
+        `${m.name} printed with its undefined interval`,
+      );
+    }
+    assert.doesNotMatch(r.text, /± 0\.0+ /, "never ± 0");
+    const html = await Deno.readTextFile(`${out}/report.html`);
+    assert.ok(html.includes("interval undefined (1 episode)"));
   });
 });

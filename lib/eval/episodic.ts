@@ -16,13 +16,19 @@ export interface ConfidenceInterval {
   mean: number;
   /** Standard deviation (population form, ddof = 0, as numpy's default used by the papers' code). */
   std: number;
-  /** Half-width of the 95% interval: 1.96 · std / √n. */
-  ci95: number;
+  /**
+   * Half-width of the 95% interval: 1.96 · std / √n; undefined for a single value, whose
+   * spread one sample cannot tell (not 0: "± 0" would claim certainty).
+   */
+  ci95: number | undefined;
   /** Sample size. */
   n: number;
 }
 
-/** mean ± 1.96·std/√n of `values` (normal approximation; std with ddof = 0). */
+/**
+ * mean ± 1.96·std/√n of `values` (normal approximation; std with ddof = 0). With one value
+ * the interval is undefined (`ci95` undefined).
+ */
 export function confidenceInterval(values: ArrayLike<number>): ConfidenceInterval {
   const n = values.length;
   if (n === 0) throw new RangeError("confidenceInterval: no values");
@@ -32,7 +38,7 @@ export function confidenceInterval(values: ArrayLike<number>): ConfidenceInterva
   let sq = 0;
   for (let i = 0; i < n; i++) sq += (values[i] - mean) ** 2;
   const std = Math.sqrt(sq / n);
-  return { mean, std, ci95: (1.96 * std) / Math.sqrt(n), n };
+  return { mean, std, ci95: n > 1 ? (1.96 * std) / Math.sqrt(n) : undefined, n };
 }
 
 /**

@@ -19,8 +19,8 @@ export interface PublishedNumber {
 export interface Comparison {
   /** Our mean. */
   ours: number;
-  /** Our 95% half-width. */
-  ci95: number;
+  /** Our 95% half-width (undefined: one episode, no interval). */
+  ci95: number | undefined;
   /** The published value. */
   published: number;
   /** The published 95% half-width, if any. */

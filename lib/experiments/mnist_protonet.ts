@@ -97,7 +97,7 @@ export const mnistProtonet: Experiment<typeof SCHEMA, MnistResult> = {
     metrics: r.evals.map((e) => ({
       name: `${config.ways}-way ${e.shots}-shot on digits 5–9`,
       value: 100 * e.result.mean,
-      ci95: 100 * e.result.ci95,
+      ci95: e.result.ci95 === undefined ? undefined : 100 * e.result.ci95,
       unit: "%",
       episodes: e.result.n,
       higherIsBetter: true,

@@ -279,7 +279,7 @@ export function summarizeOmniglot(
         name: `${config.ways}-way ${config.shots}-shot ${learner}` +
           (learner === "protonet" ? "" : ` (${steps} test steps)`),
         value: 100 * e.mean,
-        ci95: 100 * e.ci95,
+        ci95: e.ci95 === undefined ? undefined : 100 * e.ci95,
         unit: "%",
         episodes: e.n,
         higherIsBetter: true,

@@ -129,6 +129,8 @@ export function recordMetrics(metrics: readonly Metric[]): {
       return { ...rest, value: null, nonFinite };
     }
     if (ci95 !== undefined && !Number.isFinite(ci95)) {
+      // Over one episode there is no interval to speak of (NaN for undefined, not a fault).
+      if (m.episodes === 1) return rest;
       notes.push(
         `${m.name}: its 95% interval is ${nonFiniteName(ci95)} (the spread of its episodes ` +
           `overflowed) and is left out`,

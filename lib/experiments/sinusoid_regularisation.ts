@@ -122,7 +122,7 @@ export const sinusoidRegularisation: Experiment<typeof SCHEMA, SweepResult> = {
             curve.metaTrain.push(mean(pool.map((t) => scoreEpisode(learner, t, opts))));
             const test = confidenceInterval(tests.map((t) => scoreEpisode(learner, t, opts)));
             curve.metaTest.push(test.mean);
-            curve.metaTestCi95.push(test.ci95);
+            curve.metaTestCi95.push(test.ci95 ?? NaN); // one test task: no interval
           };
           measure(0);
           await metaTrain(
