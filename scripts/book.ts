@@ -169,8 +169,12 @@ if (import.meta.main) {
     Deno.exit(0);
   }
   const mode = (values.mode ?? (values.quick ? "quick" : "trained")) as BookMode;
-  if (!(BOOK_MODES as readonly string[]).includes(mode) || (values.quick && mode !== "quick")) {
+  if (!(BOOK_MODES as readonly string[]).includes(mode)) {
     console.error(`--mode "${values.mode}": expected one of ${BOOK_MODES.join(", ")}\n${USAGE}`);
+    Deno.exit(2);
+  }
+  if (values.quick && mode !== "quick") {
+    console.error(`--quick and --mode ${mode} disagree: give one of them\n${USAGE}`);
     Deno.exit(2);
   }
   const book = await buildBook({
