@@ -18,8 +18,17 @@ import {
   scatterFigure,
   show,
   tableFigure,
+  wrapText,
   writeHtmlReport,
 } from "../lib/plot/mod.ts";
+import {
+  ArrayDataset,
+  exampleImages,
+  mostRotationChanged,
+  RotatedDataset,
+  rotationChange,
+  rotationGallery,
+} from "../lib/datasets/mod.ts";
 
 function fakeJupyter(): JupyterDisplay & {
   messages: { type: string; content: Record<string, unknown> }[];
@@ -135,6 +144,218 @@ Deno.test("image grids: subplot per image, composed picture with exact pixel pla
 
   assert.throws(() => imageGridFigure({ data, shape: [3, 2, 3] }), /needs 18 values, got 12/);
   assert.throws(() => imageGridFigure({ data, shape: [1, 2, 3, 2] }), /\[n,h,w\]/);
+});
+
+/** Pixel boxes of an image grid's images and captions, from its layout (origin top-left). */
+function gridBoxes(fig: ReturnType<typeof imageGridFigure>) {
+  const layout = fig.layout as Record<string, unknown> & {
+    width: number;
+    height: number;
+    margin: { l: number; r: number; t: number; b: number };
+    annotations: {
+      text: string;
+      x: number;
+      y: number;
+      width: number;
+      height: number;
+      font: { size: number };
+    }[];
+  };
+  const { width, height, margin } = layout;
+  const plotW = width - margin.l - margin.r, plotH = height - margin.t - margin.b;
+  const px = (x: number) => margin.l + x * plotW, py = (y: number) => margin.t + (1 - y) * plotH;
+  const images = fig.data.map((_, k) => {
+    const suffix = k === 0 ? "" : String(k + 1);
+    const xd = (layout[`xaxis${suffix}`] as { domain: number[] }).domain;
+    const yd = (layout[`yaxis${suffix}`] as { domain: number[] }).domain;
+    return { left: px(xd[0]), right: px(xd[1]), top: py(yd[1]), bottom: py(yd[0]) };
+  });
+  const captions = layout.annotations.map((a) => ({
+    left: px(a.x) - a.width / 2,
+    right: px(a.x) + a.width / 2,
+    top: py(a.y),
+    bottom: py(a.y) + a.height,
+    lines: a.text.split("<br>"),
+  }));
+  return { layout, images, captions };
+}
+
+type Box = { left: number; right: number; top: number; bottom: number };
+const overlaps = (a: Box, b: Box) =>
+  a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 &&
+  b.top < a.bottom - 0.5;
+
+Deno.test("wrapText: at spaces, then after / _ @ -, then hard; cut with … past maxLines", () => {
+  assert.deepEqual(wrapText("one two three", 7), ["one two", "three"]);
+  assert.deepEqual(wrapText("Old_Church_Slavonic/character05", 12), [
+    "Old_Church_",
+    "Slavonic/",
+    "character05",
+  ]);
+  assert.deepEqual(wrapText("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+  assert.deepEqual(wrapText("a b c d e f", 3, 2), ["a b", "c …"]);
+  assert.deepEqual(wrapText("short", 40), ["short"]);
+  for (const line of wrapText("Tifinagh/character55@rot270 label 3 of 5", 9)) {
+    assert.ok(line.length <= 9, `"${line}" is longer than 9`);
+  }
+  assert.throws(() => wrapText("x", 0), /maxChars must be ≥ 1, got 0/);
+});
+
+Deno.test("image grid layout: a long title wraps under a taller top margin; captions keep to their cells", () => {
+  const images = { data: new Float32Array(8 * 28 * 28), shape: [8, 28, 28] };
+  const short = imageGridFigure(images, { cols: 4, title: "Rotations" });
+  const longTitle = "Query set D'_i: new drawings of the same five classes, one row per class, " +
+    "each with its label under it";
+  const long = imageGridFigure(images, { cols: 4, title: longTitle });
+  const margin = (f: typeof short) => (f.layout.margin as { t: number }).t;
+  const titleText = (f: typeof short) => (f.layout.title as { text: string }).text;
+  assert.ok(margin(long) > margin(short), `top margins ${margin(long)} vs ${margin(short)}`);
+  assert.ok(titleText(long).includes("<br>"), "the long title is wrapped");
+  assert.equal(titleText(long).replace(/<br>/g, " "), longTitle.replace(/'/g, "'"));
+  // The figure widens for its title (so the title is not cut), up to 640 px, then wraps.
+  assert.ok((short.layout.width as number) >= 4 * 60);
+  assert.ok((long.layout.width as number) <= 640);
+  // The figure grows by exactly what the title's extra lines need.
+  assert.equal(
+    (long.layout.height as number) - (short.layout.height as number),
+    margin(long) - margin(short),
+  );
+
+  const captions = [
+    "Inuktitut_(Canadian_Aboriginal_Syllabics)/character06@rot90",
+    "label 0",
+    "Old_Church_Slavonic_(Cyrillic)",
+    "x",
+    "a caption long enough to need more than three lines at this cell width, cut",
+    "",
+    "Tifinagh/character55",
+    "9",
+  ];
+  const fig = imageGridFigure(images, { cols: 4, captions, title: longTitle });
+  const { images: cells, captions: boxes, layout } = gridBoxes(fig);
+  assert.equal(boxes.length, captions.length - 1, "an empty caption draws nothing");
+  // Captions sit under their image, inside the figure, and overlap nothing.
+  const all: Box[] = [...cells, ...boxes];
+  for (let i = 0; i < all.length; i++) {
+    const a = all[i];
+    assert.ok(a.left >= 0 && a.right <= layout.width, `box ${i} leaves the figure sideways`);
+    assert.ok(a.top >= layout.margin.t - 0.5, `box ${i} reaches into the title's margin`);
+    assert.ok(a.bottom <= layout.height, `box ${i} leaves the figure at the bottom`);
+    for (let j = i + 1; j < all.length; j++) {
+      assert.ok(
+        !overlaps(a, all[j]),
+        `boxes ${i} and ${j} overlap: ${JSON.stringify([a, all[j]])}`,
+      );
+    }
+  }
+  // Each caption line fits its box at the caption font (0.62 em a glyph is wide for
+  // DejaVu Sans and Open Sans), and the box is tall enough for its lines.
+  for (const [i, box] of boxes.entries()) {
+    const fontSize = layout.annotations[i].font.size;
+    assert.ok(box.lines.length <= 3, `caption ${i} has ${box.lines.length} lines`);
+    for (const line of box.lines) {
+      assert.ok(
+        line.length * fontSize * 0.62 <= box.right - box.left,
+        `caption line "${line}" is wider than its ${box.right - box.left} px box`,
+      );
+    }
+    assert.ok(box.bottom - box.top >= box.lines.length * fontSize * 1.3);
+  }
+  assert.ok(boxes[4].lines[2].endsWith("…"), "a caption past three lines is cut with …");
+  // The hover text keeps the whole caption.
+  assert.match(fig.data[0].hovertemplate as string, /Syllabics\)\/character06@rot90/);
+  // Rows are equally tall: the caption band is the longest caption's.
+  assert.equal(cells[4].top - cells[0].top, cells[5].top - cells[1].top);
+
+  // The composed picture gets the same title treatment.
+  const composed = composedImageFigure(images, { cols: 8, title: longTitle });
+  const plain = composedImageFigure(images, { cols: 8, title: "Support set" });
+  assert.ok(
+    (composed.layout.margin as { t: number }).t >= (plain.layout.margin as { t: number }).t,
+  );
+  for (const line of (composed.layout.title as { text: string }).text.split("<br>")) {
+    assert.ok(line.length * 14 * 0.62 <= (composed.layout.width as number) - 20, line);
+  }
+});
+
+Deno.test("exampleImages and the rotation gallery: pixels as the view writes them, one column per rotation", () => {
+  // 28×28 images of three classes, three drawers each (each drawn a pixel apart):
+  // 0 a square outline (the same under every rotation), 1 a corner Γ (a new shape under
+  // each), 2 a horizontal bar (the same under 180°, not under 90°).
+  const size = 28, drawers = 3;
+  const data = new Float32Array(3 * drawers * size * size);
+  const labels: number[] = [];
+  const ink = (k: number, y: number, x: number) => data[k * size * size + y * size + x] = 1;
+  for (let c = 0; c < 3; c++) {
+    for (let d = 0; d < drawers; d++) {
+      const k = labels.length;
+      labels.push(c);
+      const lo = 6 + d, hi = size - 1 - lo; // symmetric about the centre
+      for (let i = lo; i <= hi; i++) {
+        if (c === 0) [ink(k, lo, i), ink(k, hi, i), ink(k, i, lo), ink(k, i, hi)];
+        if (c === 1) [ink(k, 4 + d, 4 + (i - lo) / 2 | 0), ink(k, 4 + (i - lo) / 2 | 0, 4 + d)];
+        if (c === 2) [ink(k, 13, i), ink(k, 14, i)];
+      }
+    }
+  }
+  const base = new ArrayDataset({ name: "shapes", data, itemShape: [size, size, 1], labels });
+  const view = new RotatedDataset(base);
+
+  const square = rotationChange(view, 0);
+  assert.equal(square.min, 0, "a square's rotations are its own drawings");
+  const bar = rotationChange(view, 2);
+  const barAt = (deg: number) => bar.byRotation.find((b) => b.rotation === deg)!.change;
+  assert.equal(barAt(180), 0);
+  assert.ok(barAt(90) > 1, `a bar turned 90° is a new shape: ${barAt(90)}`);
+  assert.equal(bar.min, 0, "judged by its least visible rotation");
+  const corner = rotationChange(view, 1);
+  assert.ok(corner.min > 1, JSON.stringify(corner));
+  assert.equal(mostRotationChanged(view).baseClass, 1);
+  // Restricted to some classes of the view (class 4c + r is base class c at rotation r).
+  assert.equal(mostRotationChanged(view, { classes: [9, 5, 11] }).baseClass, 1);
+  assert.equal(mostRotationChanged(view, { classes: [9, 0] }).baseClass, 0, "a tie: the lower");
+  assert.throws(() => mostRotationChanged(view, { classes: [12] }), /class 12 is out of range/);
+
+  const gallery = rotationGallery(view, 1, { examples: 2 });
+  assert.deepEqual(gallery.images.shape, [8, size, size, 1]);
+  assert.equal(gallery.cols, 4);
+  assert.deepEqual(gallery.classes, [4, 5, 6, 7]);
+  assert.deepEqual(gallery.captions.slice(0, 4), [
+    "class 4 (0°)",
+    "class 5 (90°)",
+    "class 6 (180°)",
+    "class 7 (270°)",
+  ]);
+  // Row i, column r: drawer i of the corner in class 4 + r, exactly as the view writes it.
+  const n = size * size;
+  for (let i = 0; i < 2; i++) {
+    for (let r = 0; r < 4; r++) {
+      const id = view.classExamples[4 + r][i];
+      const expected = new Float32Array(n);
+      view.writeExample(id, expected, 0);
+      const got = gallery.images.data.subarray((i * 4 + r) * n, (i * 4 + r + 1) * n);
+      assert.deepEqual(got, expected, `image (${i}, ${r})`);
+    }
+  }
+  // A 90° turn (counter-clockwise) sends the corner's top-left ink to the bottom-left.
+  assert.equal(gallery.images.data[1 * n + (size - 1 - 4) * size + 4], 1);
+
+  const stack = exampleImages(base, [8, 0]);
+  assert.deepEqual(stack.shape, [2, size, size, 1]);
+  assert.deepEqual(stack.data.subarray(n), data.subarray(0, n));
+  assert.throws(
+    () => exampleImages(base, [9]),
+    /example id 9 is out of range: expected .*\[0, 9\)/,
+  );
+  assert.throws(
+    () => rotationGallery(view, 1, { examples: 4 }),
+    /examples must be .*\[1, 3\].*got 4/,
+  );
+  assert.throws(() => rotationChange(view, 3), /base class 3 is out of range/);
+  assert.throws(
+    () => rotationChange(new RotatedDataset(base, [0]), 0),
+    /rotations are \[0\]; expected one other than 0°/,
+  );
 });
 
 Deno.test("figureBundle inlines plotly.js into the first bundle only", () => {
@@ -284,6 +505,121 @@ Deno.test({
       }
       assert.equal(result.figures[0].traces, 2); // both line series drawn
       assert.ok(result.ok);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/**
+ * Reports where an image grid's texts and images were drawn (getBoundingClientRect),
+ * through the console.error channel renderCheck captures.
+ */
+const GEOMETRY_PROBE = `<script>(function () {
+  function box(el) {
+    var r = el.getBoundingClientRect();
+    return { left: r.left, right: r.right, top: r.top, bottom: r.bottom };
+  }
+  function all(p, sel) { return Array.prototype.map.call(p.querySelectorAll(sel), box); }
+  (function poll() {
+    if (!document.body.hasAttribute("data-plots-ready")) return setTimeout(poll, 50);
+    var plots = document.querySelectorAll(".js-plotly-plot");
+    console.error("metalab-geometry:" + JSON.stringify(Array.prototype.map.call(plots, function (p) {
+      return { svg: box(p.querySelector("svg.main-svg")), titles: all(p, ".gtitle"),
+        images: all(p, ".hm image"), captions: all(p, ".annotation-text"),
+        captionBoxes: all(p, ".annotation .bg") };
+    })));
+  })();
+})();</script>`;
+
+interface Drawn {
+  svg: Box;
+  titles: Box[];
+  images: Box[];
+  captions: Box[];
+  captionBoxes: Box[];
+}
+
+/** Everything wrong with a drawn image grid: a text cut or clipped, or two things overlapping. */
+function layoutProblems(fig: Drawn): string[] {
+  const problems: string[] = [];
+  const inside = (a: Box, b: Box) =>
+    a.left >= b.left - 1 && a.right <= b.right + 1 && a.top >= b.top - 1 &&
+    a.bottom <= b.bottom + 1;
+  for (const t of fig.titles) {
+    if (!inside(t, fig.svg)) problems.push(`the title ${JSON.stringify(t)} is cut by the figure`);
+    for (const [i, img] of fig.images.entries()) {
+      if (overlaps(t, img)) problems.push(`the title overlaps image ${i}`);
+    }
+  }
+  fig.captions.forEach((c, i) => {
+    if (!inside(c, fig.captionBoxes[i])) problems.push(`caption ${i} is clipped by its box`);
+  });
+  const drawn = [
+    ...fig.images.map((b, i) => ({ b, name: `image ${i}` })),
+    ...fig.captions.map((b, i) => ({ b, name: `caption ${i}` })),
+  ];
+  for (let i = 0; i < drawn.length; i++) {
+    for (let j = i + 1; j < drawn.length; j++) {
+      if (overlaps(drawn[i].b, drawn[j].b)) {
+        problems.push(`${drawn[i].name} overlaps ${drawn[j].name}`);
+      }
+    }
+  }
+  return problems;
+}
+
+Deno.test({
+  name: "image grids drawn in Chromium: titles and captions neither cut nor overlapping",
+  ignore: !chromium,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "metalab-layout-test-" });
+    try {
+      const images = {
+        data: Float32Array.from({ length: 8 * 28 * 28 }, (_, i) => (i % 7) / 6),
+        shape: [8, 28, 28],
+      };
+      const options = {
+        cols: 4,
+        title: "Query set D'_i: new drawings of the same five classes (one row per class)",
+        captions: [
+          "Inuktitut_(Canadian_Aboriginal_Syllabics)/character06@rot90",
+          "label 0",
+          "Old_Church_Slavonic_(Cyrillic)",
+          "x",
+          "0: Bengali",
+          "1: Japanese_(katakana)",
+          "class 4801 (270°)",
+          "9",
+        ],
+      };
+      const good = imageGridFigure(images, options);
+      // The control: the same grid squeezed under its title, all captions at one place.
+      const bad = structuredClone(good);
+      (bad.layout.margin as { t: number }).t = 8;
+      for (const a of bad.layout.annotations as { x: number }[]) a.x = 0.3;
+      const html = reportHtml([good, bad, composedImageFigure(images, options)], {
+        title: "layout",
+      });
+      await Deno.writeTextFile(
+        `${dir}/page.html`,
+        html.replace("</body>", GEOMETRY_PROBE + "</body>"),
+      );
+      const result = await renderCheck(`${dir}/page.html`);
+      const report = result.errors.find((e) => e.includes("metalab-geometry:"));
+      assert.ok(report, `no geometry report: ${JSON.stringify(result.errors)}`);
+      assert.deepEqual(result.errors.filter((e) => e !== report), []);
+      const [drawnGood, drawnBad, drawnComposed] = JSON.parse(
+        report.slice(report.indexOf("metalab-geometry:") + "metalab-geometry:".length),
+      ) as Drawn[];
+      assert.equal(drawnGood.images.length, 8);
+      assert.equal(drawnGood.captions.length, 8);
+      assert.equal(drawnGood.titles.length, 1);
+      assert.deepEqual(layoutProblems(drawnGood), []);
+      assert.deepEqual(layoutProblems(drawnComposed), []);
+      const caught = layoutProblems(drawnBad).join("\n");
+      assert.match(caught, /the title overlaps image 0/);
+      assert.match(caught, /caption 0 overlaps caption 1/);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

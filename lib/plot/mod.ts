@@ -30,7 +30,13 @@ export type {
   Series,
   TableOptions,
 } from "./figures.ts";
-export { composedImageFigure, composeImages, imageGridFigure, readImages } from "./images.ts";
+export {
+  composedImageFigure,
+  composeImages,
+  imageGridFigure,
+  readImages,
+  wrapText,
+} from "./images.ts";
 export type { ImageGridOptions, Images, ImageStack } from "./images.ts";
 export { inNotebook, jupyterDisplay, newDisplayId, sendDisplay } from "./jupyter.ts";
 export type { JupyterDisplay, MimeBundle } from "./jupyter.ts";
