@@ -22,6 +22,7 @@ import {
 } from "../lib/experiments/mod.ts";
 import { reproducePlan } from "../lib/cli/reproduce.ts";
 import { confidenceInterval, evaluate } from "../lib/eval/mod.ts";
+import { OMNIGLOT_ARCHIVES, searchOmniglot } from "../lib/datasets/mod.ts";
 import { formatResultMetric } from "../lib/experiments/mod.ts";
 import { recordFromResult, validateResultsRecord } from "../scripts/docs_records.ts";
 import { formatMetric as docsMetric } from "../scripts/docs_gen.ts";
@@ -506,5 +507,111 @@ Deno.test("evaluation over one episode: the interval is undefined and is said to
     assert.doesNotMatch(r.text, /± 0\.0+ /, "never ± 0");
     const html = await Deno.readTextFile(`${out}/report.html`);
     assert.ok(html.includes("interval undefined (1 episode)"));
+  });
+});
+
+Deno.test("the Omniglot folder: a named one must hold both archives, a half-filled one is reported instead of falling back", async () => {
+  await withTempDir("omniglot-dirs", async (scratch) => {
+    const [background, evaluation] = OMNIGLOT_ARCHIVES;
+    const half = `${scratch}/data/omniglot`;
+    const full = `${scratch}/shared/omniglot`;
+    await Deno.mkdir(half, { recursive: true });
+    await Deno.mkdir(full, { recursive: true });
+    await Deno.writeTextFile(`${half}/${background}`, "");
+    for (const f of OMNIGLOT_ARCHIVES) await Deno.writeTextFile(`${full}/${f}`, "");
+
+    const halfFirst = searchOmniglot({ searchDirs: [half, full] });
+    assert.equal(halfFirst.dir, null, "no silent fall-back to the second folder");
+    assert.equal(
+      halfFirst.problem,
+      `${half} holds ${background} but not ${evaluation} (an unfinished download?): finish it ` +
+        "with `deno task data omniglot`, or name a complete folder with --data-dir DIR; later " +
+        "folders are not searched while this one is half-filled",
+    );
+    assert.deepEqual(searchOmniglot({ searchDirs: [`${scratch}/none`, full] }), {
+      dir: full,
+      problem: null,
+    });
+    assert.match(searchOmniglot({ searchDirs: [`${scratch}/none`] }).problem!, /are in none of /);
+    assert.deepEqual(searchOmniglot({ dir: full, searchDirs: [half] }), {
+      dir: full,
+      problem: null,
+    });
+    assert.equal(
+      searchOmniglot({ dir: half }).problem,
+      `the Omniglot folder ${half} lacks ${evaluation} (expected ${background} and ${evaluation})`,
+    );
+
+    // reproduce --data-dir names the folder; one without both archives is an error at once.
+    const out = `${scratch}/out`;
+    const r = await reproduce(["omniglot-maml", "--quick", "--data-dir", half, "--out", out]);
+    assert.equal(r.code, 2, r.text);
+    assert.match(
+      r.text,
+      new RegExp(`--data-dir ${half}: the Omniglot folder ${half} lacks ${evaluation}`),
+    );
+    assert.equal(await exists(out), false, "refused before any work");
+  });
+});
+
+Deno.test("a run records in result.json which data folder it read, and hands it to the experiment", async () => {
+  const seen: (string | undefined)[] = [];
+  const toy: Experiment = {
+    ...badSummary,
+    name: "toy-data",
+    needs: [{
+      name: "toy",
+      available: () => true,
+      howToGet: "nothing to get",
+      locate: (given) =>
+        given === "/nowhere"
+          ? { dir: null, problem: "/nowhere lacks toy.zip" }
+          : { dir: given ?? "/usual/toy", problem: null },
+    }],
+    run: (_config, ctx) => {
+      seen.push(ctx.data?.toy);
+      return Promise.resolve({});
+    },
+    summarize: () => ({
+      metrics: [{ name: "m", value: 1, unit: "x", higherIsBetter: true }],
+      curves: [],
+      notes: [],
+    }),
+  };
+  await withTempDir("data-field", async (out) => {
+    const usual = await runExperiment(toy, { outDir: out, log: () => {} });
+    assert.deepEqual(usual.data, { toy: "/usual/toy" });
+    assert.deepEqual((await resultFile(out, "toy-data")).data, { toy: "/usual/toy" });
+    const named = await runExperiment(toy, { outDir: out, data: { toy: "/given" }, log: () => {} });
+    assert.deepEqual(named.data, { toy: "/given" });
+    assert.deepEqual(seen, ["/usual/toy", "/given"]);
+    await assert.rejects(
+      runExperiment(toy, { outDir: null, data: { toy: "/nowhere" }, log: () => {} }),
+      /experiment "toy-data" needs toy \(\/nowhere lacks toy\.zip; get it with: nothing to get\)/,
+    );
+    const sinusoid = await runExperiment(sinusoidK5, {
+      outDir: null,
+      overrides: TINY_OVERRIDES,
+      log: () => {},
+    });
+    assert.deepEqual(sinusoid.data, {}, "data that ships with the project: no folder");
+  });
+
+  // The real thing, when Omniglot is on this machine: a tiny run named by --data-dir.
+  const shared = searchOmniglot().dir;
+  if (shared === null) {
+    console.log("Omniglot not found: the --data-dir run is not checked");
+    return;
+  }
+  await withTempDir("data-dir", async (out) => {
+    const r = await reproduce([
+      ...["omniglot-maml", "--quick", "--data-dir", shared, "--out", out],
+      ...["--set", "learners=fomaml", "--set", "trainSteps=2", "--set", "metaBatchSize=1"],
+      ...["--set", "filters=4", "--set", "queries=1", "--set", "evalEpisodes=2"],
+    ]);
+    assert.equal(r.code, 0, r.text);
+    const file = await resultFile(out, "omniglot-maml");
+    assert.deepEqual(file.data, { omniglot: shared });
+    assert.ok(file.notes.includes(`Omniglot read from ${shared}`), file.notes.join("\n"));
   });
 });

@@ -1,6 +1,7 @@
 /**
  * `deno task reproduce [NAME…] [--quick] [--out DIR] [--seed N] [--backend B] [--resume]
- * [--force] [--time-limit T] [--set key=value]… [--eval-only --from DIR] [--list]`
+ * [--force] [--time-limit T] [--set key=value]… [--eval-only --from DIR] [--data-dir DIR]
+ * [--list]`
  *
  * Runs the named experiments (all of them by default; those whose data is missing are
  * listed with the command that gets it), shows progress, writes one `result.json` per
@@ -18,6 +19,7 @@ import {
   EXPERIMENTS,
   findExperiment,
   formatResultMetric,
+  locateData,
   ModelStore,
   parseOverrides,
   type Preset,
@@ -49,6 +51,8 @@ options:
                      (results/full) or one experiment's folder in it; the config starts
                      from the one they were trained with (--set changes it); results go
                      to results/eval unless --out says otherwise
+  --data-dir DIR     the folder holding the Omniglot archives (default: data/omniglot/,
+                     then ../shared/data/omniglot/); result.json records the one used
   --list             list the experiments and their config knobs, then exit
   --help             this text`;
 
@@ -92,6 +96,8 @@ export interface ReproducePlan {
   deadline: number;
   /** `--eval-only --from DIR`: the folder of saved models, else undefined. */
   from?: string;
+  /** Data folders named on the command line, by data set name (`--data-dir`: omniglot). */
+  data: Record<string, string>;
   /** The backend asked for. */
   backend: string;
 }
@@ -114,6 +120,7 @@ export function reproducePlan(argv: string[]): ReproducePlan & { help: boolean; 
     "time-limit": "string",
     "eval-only": "bool",
     from: "string",
+    "data-dir": "string",
     list: "bool",
     help: "bool",
   });
@@ -136,6 +143,10 @@ export function reproducePlan(argv: string[]): ReproducePlan & { help: boolean; 
   }
   const outDir = (flags.out as string | undefined) ??
     (from !== undefined ? "results/eval" : `results/${preset}`);
+  const dataDir = flags["data-dir"] as string | undefined;
+  if (dataDir !== undefined && dataDir.trim() === "") {
+    throw new Error(`--data-dir must name the folder holding the Omniglot archives, got ""`);
+  }
   const timeLimit = flags["time-limit"] as string | undefined;
   const deadline = timeLimit === undefined ? Infinity : Date.now() + parseDuration(timeLimit);
   const sets = parseOverrides((flags.set as string[] | undefined) ?? []);
@@ -160,6 +171,7 @@ export function reproducePlan(argv: string[]): ReproducePlan & { help: boolean; 
     force: Boolean(flags.force),
     deadline,
     from,
+    data: dataDir === undefined ? {} : { omniglot: dataDir },
     backend: (flags.backend as string | undefined) ?? "auto",
     help: Boolean(flags.help),
     list: Boolean(flags.list),
@@ -192,13 +204,17 @@ async function main(): Promise<number> {
     }
     chosen = saved;
   }
-  const runnable = chosen.filter((e) => e.needs.every((n) => n.available()));
+  const located = new Map(chosen.map((e) => [e, locateData(e, plan.data)]));
+  // A folder the user named that cannot be used is an error, whatever else could run.
+  const named = [...located.values()].flatMap((l) => l.missing).find((m) => m.given);
+  if (named) throw new Error(`--data-dir ${named.given}: ${named.problem}`);
+  const runnable = chosen.filter((e) => located.get(e)!.missing.length === 0);
   for (const e of chosen.filter((e) => !runnable.includes(e))) {
-    const missing = e.needs.filter((n) => !n.available());
+    const missing = located.get(e)!.missing;
     console.log(
-      `skipping ${e.name}: needs ${missing.map((n) => n.name).join(", ")} — get it with: ${
-        missing.map((n) => n.howToGet).join("; ")
-      }`,
+      `skipping ${e.name}: needs ${
+        missing.map((m) => `${m.need.name} (${m.problem})`).join(", ")
+      } — get it with: ${missing.map((m) => m.need.howToGet).join("; ")}`,
     );
     if (plan.named) return 1; // explicitly asked for, cannot run
   }
@@ -253,6 +269,7 @@ async function main(): Promise<number> {
           resume: plan.resume,
           force: plan.force,
           from,
+          data: plan.data,
           progress: (step, total, values) => progress.update(step, total, values),
           signal: controller.signal,
           deadline,

@@ -53,6 +53,8 @@ export {
   type ExperimentRun,
   INVALID_RESULT_FILE,
   InvalidResultError,
+  locateData,
+  type LocatedData,
   OutputConflictError,
   runConfig,
   runExperiment,

@@ -10,6 +10,7 @@ import {
   loadOmniglot,
   OMNIGLOT_DRAWERS,
   omniglotSplits,
+  searchOmniglot,
 } from "../datasets/mod.ts";
 import { conv4 } from "../models/mod.ts";
 import { Rng } from "../random/mod.ts";
@@ -38,6 +39,7 @@ export const OMNIGLOT_DATA: DataNeed = {
   name: "omniglot",
   available: () => findOmniglotDir() !== null,
   howToGet: "deno task data omniglot",
+  locate: (given) => searchOmniglot({ dir: given }),
 };
 
 /** Finn et al.'s inner loop (1 step of α = 0.4; 3 steps at test time) and Adam's rate. */
@@ -212,7 +214,7 @@ export async function runOmniglot(
   config: OmniglotConfig,
   ctx: RunContext,
 ): Promise<OmniglotResult> {
-  const dir = findOmniglotDir();
+  const dir = ctx.data?.omniglot ?? findOmniglotDir();
   if (!dir) {
     throw new Error("Omniglot archives not found: run `deno task data omniglot`");
   }

@@ -77,6 +77,11 @@ export interface RunResult extends RunIdentity {
   models?: string[];
   /** For an evaluation-only run: the folder whose saved models were evaluated. */
   evaluatedFrom?: string;
+  /**
+   * The data folders the run read, by data set name (e.g. `{ omniglot: "/abs/path" }`);
+   * empty for data that ships with the project. Absent in files written before this field.
+   */
+  data?: Record<string, string>;
 }
 
 /**
@@ -173,6 +178,13 @@ export function validateResult(value: unknown): string[] {
     "an object with metalab, tfjs and deno versions",
   );
   need("notes", (v) => Array.isArray(v) && v.every(isStr), "an array of strings");
+  if (value.data !== undefined) {
+    need(
+      "data",
+      (v) => isObj(v) && Object.values(v).every(isStr),
+      "an object of data folders by data set name",
+    );
+  }
   if (value.partial !== undefined) {
     need(
       "partial",

@@ -27,7 +27,7 @@ import {
   sameRun,
   validateResult,
 } from "./results.ts";
-import type { Experiment, ProgressFn, StepFn, StoppedPhase } from "./types.ts";
+import type { DataNeed, Experiment, ProgressFn, StepFn, StoppedPhase } from "./types.ts";
 
 /** Options of {@linkcode runExperiment}. */
 export interface RunOptions {
@@ -56,6 +56,12 @@ export interface RunOptions {
    * change it (e.g. test a 5-way model on 20-way episodes).
    */
   from?: string;
+  /**
+   * Data folders named by the caller, by data set name (`reproduce --data-dir DIR`:
+   * `{ omniglot: DIR }`); a data set not named here is searched for where it usually is.
+   * The folders used are recorded in the results file (`data`).
+   */
+  data?: Record<string, string>;
   /** Abort signal (Ctrl-C). */
   signal?: AbortSignal;
   /**
@@ -164,11 +170,12 @@ export async function runExperiment<S extends ConfigSchema, R>(
   const { preset, config } = await runConfig(experiment, options);
   const identity: RunIdentity = { experiment: experiment.name, preset, config, seed };
   const log = options.log ?? ((m: string) => console.log(m));
-  const missing = experiment.needs.filter((n) => !n.available());
-  if (missing.length > 0) {
+  const located = locateData(experiment, options.data);
+  if (located.missing.length > 0) {
     throw new Error(
       `experiment "${experiment.name}" needs ${
-        missing.map((n) => `${n.name} (get it with: ${n.howToGet})`).join(", ")
+        located.missing.map((m) => `${m.need.name} (${m.problem}; get it with: ${m.need.howToGet})`)
+          .join(", ")
       }`,
     );
   }
@@ -186,13 +193,16 @@ export async function runExperiment<S extends ConfigSchema, R>(
       `--out would put the evaluation of ${options.from} into that same folder: choose another --out`,
     );
   }
-  if (dir === null) return await execute({ experiment, options, identity, config, dir, log });
+  const data = located.found;
+  if (dir === null) {
+    return await execute({ experiment, options, identity, config, dir, data, log });
+  }
   await checkOutputFolder(dir);
   // Held from the guard to the last file written, released on every way out.
   const lock = await RunLock.acquire(dir, { log });
   try {
     const checkpoints = await guardFolder(dir, identity, options, log);
-    return await execute({ experiment, options, identity, config, dir, checkpoints, log });
+    return await execute({ experiment, options, identity, config, dir, checkpoints, data, log });
   } finally {
     await lock.release();
   }
@@ -207,6 +217,8 @@ interface PreparedRun<S extends ConfigSchema, R> {
   /** The experiment folder, or null: write nothing. */
   dir: string | null;
   checkpoints?: CheckpointDir;
+  /** The data folders located for it, by data set name. */
+  data: Record<string, string>;
   log: (message: string) => void;
 }
 
@@ -214,7 +226,7 @@ interface PreparedRun<S extends ConfigSchema, R> {
 async function execute<S extends ConfigSchema, R>(
   run: PreparedRun<S, R>,
 ): Promise<ExperimentRun<R, ConfigOf<S>>> {
-  const { experiment, options, identity, config, dir, log } = run;
+  const { experiment, options, identity, config, dir, data, log } = run;
   const { seed, preset } = identity;
   const checkpoints = run.checkpoints ?? null;
   const startedAt = new Date();
@@ -243,6 +255,7 @@ async function execute<S extends ConfigSchema, R>(
       deadline: options.deadline ?? Infinity,
       onStopped: (phase) => stopped.push(phase),
       log,
+      data,
     });
   } catch (e) {
     models.dispose(); // what was saved stays on disk
@@ -295,6 +308,7 @@ async function execute<S extends ConfigSchema, R>(
     notes: [...evaluated, ...partialNotes, ...recorded.notes, ...output.notes],
     machine: machineInfo(),
     commit,
+    data,
     models: dir ? models.savedLabels.map((label) => `models/${label}`) : [],
     ...(options.from !== undefined ? { evaluatedFrom: options.from } : {}),
   };
@@ -390,6 +404,44 @@ async function guardFolder(
   }
   await atomicWrite(runFile, JSON.stringify(identity, null, 2) + "\n");
   return checkpoints;
+}
+
+/** What {@linkcode locateData} found for an experiment's data needs. */
+export interface LocatedData {
+  /** The folder of each located data set, by name (what the results file records). */
+  found: Record<string, string>;
+  /** The needs that cannot be met, each with why. */
+  missing: { need: DataNeed; problem: string; given?: string }[];
+}
+
+/**
+ * Finds the data `experiment` needs: a folder the caller named (`given`, by data set name)
+ * or the data set's usual place; for each that cannot be used, why (not downloaded, half
+ * downloaded, a named folder without the files).
+ *
+ * @example
+ * ```ts
+ * const { found, missing } = locateData(omniglotMaml, { omniglot: "/data/omniglot" });
+ * // found: { omniglot: "/data/omniglot" } when both archives are there
+ * ```
+ */
+export function locateData(
+  // deno-lint-ignore no-explicit-any
+  experiment: Experiment<any, any>,
+  given: Record<string, string> = {},
+): LocatedData {
+  const located: LocatedData = { found: {}, missing: [] };
+  for (const need of experiment.needs) {
+    const named = given[need.name];
+    if (need.locate) {
+      const { dir, problem } = need.locate(named);
+      if (dir !== null) located.found[need.name] = dir;
+      else located.missing.push({ need, problem: problem ?? "not found", given: named });
+    } else if (!need.available()) {
+      located.missing.push({ need, problem: "not found", given: named });
+    }
+  }
+  return located;
 }
 
 /** Whether `stored` is the complete (not partial) result of the run `identity`. */

@@ -110,6 +110,12 @@ export interface RunContext {
   /** Prints a line of commentary. */
   log: (message: string) => void;
   /**
+   * The data folders located for this run, by data set name (e.g. `{ omniglot: "/abs/…" }`):
+   * what the experiment reads, and what the results file records. Absent: let the data
+   * set's own search decide (a context made outside the runner).
+   */
+  data?: Record<string, string>;
+  /**
    * Where trained models go and, for an evaluation-only run, where they come from; null:
    * models are neither kept nor loaded (a notebook that writes nothing).
    */
@@ -124,6 +130,13 @@ export interface DataNeed {
   available: () => boolean;
   /** The command that fetches it. */
   howToGet: string;
+  /**
+   * Where it is: its absolute folder, or why it cannot be used (missing, half-downloaded,
+   * a named folder without the files). `given`: a folder the user named (`reproduce
+   * --data-dir`). The runner records the folder in the results file (`data`); without
+   * `locate`, `available()` alone decides and no folder is recorded.
+   */
+  locate?: (given?: string) => { dir: string | null; problem: string | null };
 }
 
 /**
