@@ -66,6 +66,7 @@ for (const name of shipped) {
     run.metrics.forEach((m, i) => {
       const recorded = result.metrics[i];
       assert.equal(m.name, recorded.name);
+      assert.ok(m.value !== null && recorded.value !== null, `${m.name} is finite`);
       const gap = Math.abs(m.value - recorded.value);
       assert.ok(
         gap <= (m.ci95 ?? 0) + (recorded.ci95 ?? 0),
