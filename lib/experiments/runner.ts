@@ -1,8 +1,11 @@
 /**
  * Runs one experiment end to end — the one path both `deno task reproduce` and the
- * notebooks take: resolves and validates its config, guards the output folder, hands the
+ * notebooks take: resolves and validates its config, locates its data, checks and locks
+ * the output folder (one run at a time, `lock.ts`) and guards what is in it, hands the
  * experiment a context (seed, progress, checkpoints, Ctrl-C signal, where trained models
- * go), writes the results file atomically and keeps the trained models beside it.
+ * go, its data folders), writes the results file atomically and keeps the trained models
+ * beside it. Nothing a run produced is thrown away: a diverged metric is recorded as
+ * non-finite, a result that fails validation is kept in `result.invalid.json`.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -39,9 +42,15 @@ export interface RunOptions {
   seed?: number;
   /** Output folder; results go to `<outDir>/<experiment>/`. Null: write nothing. */
   outDir?: string | null;
-  /** Continue from the last checkpoint of the same run. */
+  /**
+   * Continue from the last checkpoint of the same run. A run whose complete result is
+   * there already is refused (read it with {@linkcode completedRun}). Not with `force`.
+   */
   resume?: boolean;
-  /** Overwrite another run's results in the output folder. */
+  /**
+   * Overwrite what the output folder holds: another run's results or checkpoints, an
+   * unreadable results file, a complete run (trained again). Not with `resume`.
+   */
   force?: boolean;
   /** Steps between checkpoints (default 100). */
   checkpointEvery?: number;
@@ -66,15 +75,18 @@ export interface RunOptions {
   signal?: AbortSignal;
   /**
    * Wall-clock deadline (`Date.now()` ms): training stops after the step in progress, with
-   * a checkpoint there, the run is evaluated as it stands and its result marked partial; the checkpoints stay
-   * so that `resume` continues the schedule. Default: none.
+   * a checkpoint there, the run is evaluated as it stands and its result marked partial;
+   * the checkpoints stay so that `resume` continues the schedule. Default: none.
    */
   deadline?: number;
   /** Where commentary goes (default: console.log). */
   log?: (message: string) => void;
 }
 
-/** The output folder already holds another run's results, or an unfinished run. */
+/**
+ * The output folder cannot take this run as things stand: it is not a usable folder, or it
+ * holds another run's results, an unfinished run, an unreadable file or this run complete.
+ */
 export class OutputConflictError extends Error {
   override name = "OutputConflictError";
 }
@@ -321,8 +333,8 @@ async function execute<S extends ConfigSchema, R>(
     throw new InvalidResultError(
       `experiment "${experiment.name}" produced an invalid result: ${problems.join("; ")}` +
         (kept
-          ? `; what it produced is kept in ${kept} (the trained models in ${dir}/models/, ` +
-            `the checkpoints for --resume)`
+          ? `; what it produced is kept in ${kept}` +
+            (result.models?.length ? ` (the trained models in ${dir}/models/)` : "")
           : ""),
       problems,
       kept,
