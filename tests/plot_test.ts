@@ -27,6 +27,7 @@ import {
   mostRotationChanged,
   RotatedDataset,
   rotationChange,
+  rotationChanges,
   rotationGallery,
 } from "../lib/datasets/mod.ts";
 
@@ -224,11 +225,11 @@ Deno.test("image grid layout: a long title wraps under a taller top margin; capt
   const captions = [
     "Inuktitut_(Canadian_Aboriginal_Syllabics)/character06@rot90",
     "label 0",
-    "Old_Church_Slavonic_(Cyrillic)",
-    "x",
     "a caption long enough to need more than three lines at this cell width, cut",
+    "x",
+    "Old_Church",
     "",
-    "Tifinagh/character55",
+    "Tifinagh",
     "9",
   ];
   const fig = imageGridFigure(images, { cols: 4, captions, title: longTitle });
@@ -261,11 +262,33 @@ Deno.test("image grid layout: a long title wraps under a taller top margin; capt
     }
     assert.ok(box.bottom - box.top >= box.lines.length * fontSize * 1.3);
   }
-  assert.ok(boxes[4].lines[2].endsWith("…"), "a caption past three lines is cut with …");
+  assert.ok(boxes[2].lines[2].endsWith("…"), "a caption past three lines is cut with …");
   // The hover text keeps the whole caption.
   assert.match(fig.data[0].hovertemplate as string, /Syllabics\)\/character06@rot90/);
-  // Rows are equally tall: the caption band is the longest caption's.
-  assert.equal(cells[4].top - cells[0].top, cells[5].top - cells[1].top);
+  // A row's images share a top; its caption band is as tall as its longest caption.
+  assert.ok(cells.slice(1, 4).every((b) => b.top === cells[0].top));
+  assert.ok(cells.slice(5).every((b) => b.top === cells[4].top));
+  const band = (row: number) =>
+    Math.max(
+      ...boxes.filter((b) =>
+        b.top > cells[row * 4].bottom &&
+        b.top < cells[row * 4].bottom + 10
+      ).map((b) => b.bottom),
+    ) - cells[row * 4].bottom;
+  assert.ok(
+    band(0) > band(1),
+    "row 0's three-line captions need a taller band than row 1's one-liners",
+  );
+  // A row without captions gets no band: a gallery captioned in its first row stays compact.
+  const twelve = { data: new Float32Array(12 * 28 * 28), shape: [12, 28, 28] };
+  const firstRowOnly = gridBoxes(imageGridFigure(twelve, {
+    cols: 4,
+    captions: ["0°", "90°", "180°", "270°"],
+  })).images;
+  const uncaptioned = gridBoxes(imageGridFigure(twelve, { cols: 4 })).images;
+  const rowStep = (b: Box[], row: number) => b[(row + 1) * 4].top - b[row * 4].top;
+  assert.ok(rowStep(firstRowOnly, 0) > rowStep(uncaptioned, 0), "row 0 has its caption band");
+  assert.ok(Math.abs(rowStep(firstRowOnly, 1) - rowStep(uncaptioned, 1)) < 1e-9, "row 1 has none");
 
   // The composed picture gets the same title treatment.
   const composed = composedImageFigure(images, { cols: 8, title: longTitle });
@@ -311,10 +334,15 @@ Deno.test("exampleImages and the rotation gallery: pixels as the view writes the
   const corner = rotationChange(view, 1);
   assert.ok(corner.min > 1, JSON.stringify(corner));
   assert.equal(mostRotationChanged(view).baseClass, 1);
+  assert.deepEqual(rotationChanges(view).map((c) => c.baseClass), [1, 0, 2], "ties: lower first");
+  assert.deepEqual(rotationChanges(view)[0], corner);
   // Restricted to some classes of the view (class 4c + r is base class c at rotation r).
   assert.equal(mostRotationChanged(view, { classes: [9, 5, 11] }).baseClass, 1);
   assert.equal(mostRotationChanged(view, { classes: [9, 0] }).baseClass, 0, "a tie: the lower");
-  assert.throws(() => mostRotationChanged(view, { classes: [12] }), /class 12 is out of range/);
+  assert.throws(
+    () => mostRotationChanged(view, { classes: [12] }),
+    /rotationChanges: class 12 is out of range/,
+  );
 
   const gallery = rotationGallery(view, 1, { examples: 2 });
   assert.deepEqual(gallery.images.shape, [8, size, size, 1]);
@@ -326,6 +354,7 @@ Deno.test("exampleImages and the rotation gallery: pixels as the view writes the
     "class 6 (180°)",
     "class 7 (270°)",
   ]);
+  assert.deepEqual(gallery.captions.slice(4), ["", "", "", ""], "the column names the class");
   // Row i, column r: drawer i of the corner in class 4 + r, exactly as the view writes it.
   const n = size * size;
   for (let i = 0; i < 2; i++) {

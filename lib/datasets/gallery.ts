@@ -155,12 +155,52 @@ export function rotationChange(
   return { baseClass, spread, byRotation, min: Math.min(...byRotation.map((b) => b.change)) };
 }
 
+/** Options of {@linkcode rotationChanges} and {@linkcode mostRotationChanged}. */
+export interface RotationSearchOptions {
+  /**
+   * Search only the base classes of these classes of the view (e.g. a split's `train`);
+   * default every base class.
+   */
+  classes?: ArrayLike<number>;
+  /** Examples read per class (default 20; see {@linkcode rotationChange}). */
+  maxExamples?: number;
+}
+
 /**
- * The base class that the rotations of `dataset` change most, judged by its least visible
- * rotation ({@linkcode RotationChange.min}): a character that only a 180° turn leaves
- * alike (an `S`, an `N`) would show two identical pictures, a round one (an `O`) four.
- * `classes` limits the search to the base classes of these classes of the view (e.g. a
- * split's `train`); default every base class. Ties go to the lower class.
+ * {@linkcode rotationChange} of every base class searched, most changed first, judged by
+ * its least visible rotation ({@linkcode RotationChange.min}): a character that only a
+ * 180° turn leaves alike (an `S`, an `N`) would show two identical pictures, a round one
+ * (an `O`) four. Ties keep the lower class first.
+ *
+ * @example
+ * ```ts
+ * const ranked = rotationChanges(splits.dataset as RotatedDataset, { classes: splits.train });
+ * ranked[0].baseClass; // the character whose rotations differ most
+ * ranked.at(-1);       // one whose rotated classes are near-duplicates
+ * ```
+ */
+export function rotationChanges(
+  dataset: RotatedDataset,
+  { classes, maxExamples }: RotationSearchOptions = {},
+): RotationChange[] {
+  const R = dataset.rotations.length;
+  const candidates = classes === undefined
+    ? Array.from({ length: dataset.base.numClasses }, (_, c) => c)
+    : [
+      ...new Set(Array.from(classes, (k) => {
+        checkIndex("rotationChanges: class", k, dataset.numClasses);
+        return Math.floor(k / R); // class c·R + r of the view is base class c at rotation r
+      })),
+    ].sort((a, b) => a - b);
+  if (candidates.length === 0) throw new RangeError("rotationChanges: no classes to search");
+  return candidates.map((c) => rotationChange(dataset, c, { maxExamples }))
+    .sort((a, b) => b.min - a.min || a.baseClass - b.baseClass);
+}
+
+/**
+ * The base class that the rotations of `dataset` change most (the first of
+ * {@linkcode rotationChanges}): the one to show when a figure should make the point that a
+ * rotated character is a new class.
  *
  * @example
  * ```ts
@@ -169,33 +209,16 @@ export function rotationChange(
  */
 export function mostRotationChanged(
   dataset: RotatedDataset,
-  { classes, maxExamples }: { classes?: ArrayLike<number>; maxExamples?: number } = {},
+  options: RotationSearchOptions = {},
 ): RotationChange {
-  const R = dataset.rotations.length;
-  const candidates = classes === undefined
-    ? Array.from({ length: dataset.base.numClasses }, (_, c) => c)
-    : [
-      ...new Set(Array.from(classes, (k) => {
-        checkIndex("mostRotationChanged: class", k, dataset.numClasses);
-        return Math.floor(k / R); // class c·R + r of the view is base class c at rotation r
-      })),
-    ].sort((a, b) => a - b);
-  if (candidates.length === 0) {
-    throw new RangeError("mostRotationChanged: no classes to choose from");
-  }
-  let best: RotationChange | undefined;
-  for (const c of candidates) {
-    const change = rotationChange(dataset, c, { maxExamples });
-    if (!best || change.min > best.min) best = change;
-  }
-  return best!;
+  return rotationChanges(dataset, options)[0];
 }
 
 /** What {@linkcode rotationGallery} returns: a grid with one column per rotation. */
 export interface RotationGallery {
   /** Row-major `[examples × rotations, ...itemShape]`: row = example, column = rotation. */
   images: ExampleImages;
-  /** One caption per image: the rotation and the class it is in the view. */
+  /** One caption per image: in the first row the class and rotation, below it "". */
   captions: string[];
   /** Columns of the grid: the number of rotations. */
   cols: number;
@@ -236,7 +259,8 @@ export function rotationGallery(
   for (let i = 0; i < examples; i++) {
     dataset.rotations.forEach((rotation, r) => {
       ids.push(r * base.numExamples + own[i]);
-      captions.push(`class ${classes[r]} (${rotation}°)`);
+      // The first row names each column's class; below, the column says it already.
+      captions.push(i === 0 ? `class ${classes[r]} (${rotation}°)` : "");
     });
   }
   return { images: exampleImages(dataset, ids), captions, cols: R, classes };

@@ -8,8 +8,19 @@ export type { ClassInfo, LabelledDataset } from "./types.ts";
 export { ArrayDataset } from "./array_dataset.ts";
 export type { ArrayDatasetOptions } from "./array_dataset.ts";
 export { RotatedDataset, type Rotation } from "./rotated_dataset.ts";
-export { exampleImages, mostRotationChanged, rotationChange, rotationGallery } from "./gallery.ts";
-export type { ExampleImages, RotationChange, RotationGallery } from "./gallery.ts";
+export {
+  exampleImages,
+  mostRotationChanged,
+  rotationChange,
+  rotationChanges,
+  rotationGallery,
+} from "./gallery.ts";
+export type {
+  ExampleImages,
+  RotationChange,
+  RotationGallery,
+  RotationSearchOptions,
+} from "./gallery.ts";
 export { checkDisjointSplits, makeClassSplits } from "./splits.ts";
 export type { ClassSplits, SplitName } from "./splits.ts";
 export {

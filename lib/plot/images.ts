@@ -180,8 +180,8 @@ function titleAttrs(lines: string[], height: number): Record<string, unknown> {
  * One heatmap subplot per image, laid out in a grid with hidden axes and optional
  * captions. Best for up to a few dozen images (each is its own trace).
  *
- * The layout is computed in pixels: each row is the image's height plus a caption band
- * as tall as the longest caption's wrapped lines; the figure is at least as wide as the
+ * The layout is computed in pixels: each row is the images' height plus a caption band
+ * as tall as the row's longest caption (wrapped); the figure is at least as wide as the
  * title (up to 640 px, wrapped beyond), and the top margin grows with the title's lines,
  * so neither titles nor captions are cut or overlap.
  *
@@ -208,12 +208,17 @@ export function imageGridFigure(stack: ImageStack, options: ImageGridOptions = {
         ? wrapText(options.captions[k], captionChars, CAPTION_MAX_LINES)
         : [],
   );
-  const bandLines = Math.max(0, ...captionLines.map((l) => l.length));
-  const captionBand = bandLines > 0 ? 3 + bandLines * CAPTION_LINE + 3 : 0;
+  // Each row is its images plus a caption band as tall as its longest caption (none for a
+  // row without captions), so a gallery captioned in its first row only stays compact.
   const rowGap = 6;
-  const rowH = cellH + captionBand + rowGap;
+  const rowTops: number[] = [];
+  let gridH = 0;
+  for (let r = 0; r < rows; r++) {
+    const lines = Math.max(0, ...captionLines.slice(r * cols, (r + 1) * cols).map((l) => l.length));
+    rowTops.push(gridH);
+    gridH += cellH + (lines > 0 ? 3 + lines * CAPTION_LINE + 3 : 0) + rowGap;
+  }
   const gridW = cols * colW;
-  const gridH = rows * rowH;
   const title = titleBlock(options.title, gridW);
   const width = title.width;
   const plotW = width - 2 * SIDE_MARGIN;
@@ -238,7 +243,7 @@ export function imageGridFigure(stack: ImageStack, options: ImageGridOptions = {
     const r = Math.floor(k / cols), c = k % cols;
     const suffix = k === 0 ? "" : String(k + 1);
     // Pixel box of the image inside the plot area (origin top-left), then paper fractions.
-    const left = offsetX + c * colW + colGap / 2, top = r * rowH;
+    const left = offsetX + c * colW + colGap / 2, top = rowTops[r];
     const x0 = left / plotW, x1 = (left + cellW) / plotW;
     const y1 = 1 - top / gridH, y0 = 1 - (top + cellH) / gridH;
     const caption = options.captions?.[k];
