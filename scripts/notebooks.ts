@@ -15,6 +15,7 @@
  * HTML `<table>` output.
  * @module
  */
+import { atomicWrite } from "../lib/files/mod.ts";
 
 /** The kinds of key output a notebook can declare in `metadata.metalab.expects`. */
 export const EXPECTABLE = ["plot", "table"] as const;
@@ -169,13 +170,6 @@ export function notebookJson(nb: Notebook): string {
   return JSON.stringify(nb, null, 1) + "\n";
 }
 
-/** Writes a file atomically (temp file in the same folder, then rename). */
-export function writeAtomic(path: string, text: string): void {
-  const temp = `${path}.partial-${Deno.pid}`;
-  Deno.writeTextFileSync(temp, text);
-  Deno.renameSync(temp, path);
-}
-
 const PYTHON_CANDIDATES = ["/usr/bin/python3", "python3"];
 let pythonFound: string | undefined;
 
@@ -262,6 +256,16 @@ export interface ExecuteResult {
    * output may be missing through no fault of the notebook.
    */
   transportErrors: number;
+  /**
+   * What each mangled message was (channel, message type, which frames still parse as
+   * JSON, whether the signature frame is well formed, whether the fault injection did it).
+   */
+  transportLog: Record<string, unknown>[];
+  /**
+   * Messages the runner found lost and worked around, e.g. `cell 2: execute_reply` (the
+   * reply was rebuilt from IOPub) or `cell 2: the barrier's output marker`.
+   */
+  lost: string[];
   /** Wall time in seconds. */
   seconds: number;
 }
@@ -311,7 +315,14 @@ export async function executeNotebook(
   const stdout = new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "";
   const stderr = new TextDecoder().decode(out.stderr);
   let summary:
-    | { ok: boolean; failed_cell: number | null; error: string | null; transport_errors?: number }
+    | {
+      ok: boolean;
+      failed_cell: number | null;
+      error: string | null;
+      transport_errors?: number;
+      transport_log?: Record<string, unknown>[];
+      lost?: string[];
+    }
     | undefined;
   try {
     summary = JSON.parse(stdout);
@@ -337,6 +348,8 @@ export async function executeNotebook(
     outputPath,
     failedCell: summary?.failed_cell ?? undefined,
     transportErrors: summary?.transport_errors ?? 0,
+    transportLog: summary?.transport_log ?? [],
+    lost: summary?.lost ?? [],
     error,
     seconds,
   };
@@ -425,7 +438,7 @@ if (import.meta.main) {
     for (const path of targets) {
       const nb = readNotebook(path);
       if (stripNotebook(nb)) {
-        writeAtomic(path, notebookJson(nb));
+        await atomicWrite(path, notebookJson(nb));
         console.log(`stripped ${path}`);
       }
     }

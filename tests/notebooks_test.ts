@@ -44,7 +44,10 @@ Deno.test({
         const name = path.split("/").pop()!;
         await t.step(name, async () => {
           let problems = await runAndCheck(path, name, outDir, kernelspecDir);
-          if (problems.transportErrors > 0 && problems.failures.length > 0) {
+          if (
+            (problems.transportErrors > 0 || problems.lost.length > 0) &&
+            problems.failures.length > 0
+          ) {
             // The Deno kernel mangled a message (see scripts/run_notebook.py): the failure
             // may not be the notebook's. One rerun; a second failure stands.
             console.log(
@@ -73,14 +76,17 @@ async function runAndCheck(
   name: string,
   outDir: string,
   kernelspecDir: string,
-): Promise<{ failures: string[]; transportErrors: number }> {
+): Promise<{ failures: string[]; transportErrors: number; lost: string[] }> {
   const result = await executeNotebook(path, { outDir, kernelspecDir });
   const transport = result.transportErrors
-    ? ` (${result.transportErrors} mangled kernel message(s) skipped)`
+    ? ` (${result.transportErrors} mangled kernel message(s) skipped: ${
+      JSON.stringify(result.transportLog)
+    })`
     : "";
-  console.log(`${name}: ${result.seconds.toFixed(1)} s${transport}`);
+  const lost = result.lost.length ? ` (lost and worked around: ${result.lost.join("; ")})` : "";
+  console.log(`${name}: ${result.seconds.toFixed(1)} s${transport}${lost}`);
   const failures: string[] = [];
-  const done = { failures, transportErrors: result.transportErrors };
+  const done = { failures, transportErrors: result.transportErrors, lost: result.lost };
   if (!result.ok) return { ...done, failures: [result.error] };
   const executed = result.executed!;
   const errors = errorOutputs(executed);
@@ -100,6 +106,136 @@ async function runAndCheck(
   }
   return done;
 }
+
+/** A code cell of a notebook written by a test. */
+function codeCell(source: string) {
+  return { cell_type: "code", metadata: {}, source, outputs: [], execution_count: null };
+}
+
+/** A Deno notebook of `sources` written into `dir`; returns its path. */
+async function writeNotebook(dir: string, name: string, sources: string[]): Promise<string> {
+  const notebook = {
+    nbformat: 4,
+    nbformat_minor: 4,
+    metadata: { kernelspec: { name: "deno", display_name: "Deno", language: "typescript" } },
+    cells: sources.map(codeCell),
+  };
+  const path = `${dir}/${name}`;
+  await Deno.writeTextFile(path, JSON.stringify(notebook));
+  return path;
+}
+
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
+
+/** The text of every output of a cell, streams joined, for comparing what arrived. */
+function outputTexts(cell: { outputs?: Record<string, unknown>[] }): string[] {
+  return (cell.outputs ?? []).map((o) => {
+    const text = o.text ?? (o.data as Record<string, unknown> | undefined)?.["text/plain"] ??
+      o.ename;
+    return (Array.isArray(text) ? text.join("") : String(text)).replace(ANSI, "");
+  });
+}
+
+Deno.test({
+  name: "a lost message ends its cell in seconds, on every channel and for every message type",
+  ignore: !jupyter.ok,
+  sanitizeResources: false,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "metalab-nb-lost-" });
+    const kernelspecDir = await makeKernelspecDir();
+    try {
+      // One cell per kind of output; the last fails, so an error is among the messages.
+      const path = await writeNotebook(dir, "lost.ipynb", [
+        'console.log("one");',
+        'await Deno.jupyter.display({ "text/plain": "shown" }, { raw: true });\n40 + 2',
+        'console.log("three");\nthrow new Error("boom");',
+      ]);
+      // Every message of the kind named is lost. A cell waiting for one that never comes
+      // would end only at its timeout (CELL_TIMEOUT_S): each run must end well before.
+      const CELL_TIMEOUT_S = 40;
+      const WITHIN_S = 25;
+      const cases: { only: string; arrived: string[][] }[] = [
+        { only: "iopub:status", arrived: [["one\n"], ["shown", "42"], ["three\n", "Error"]] },
+        {
+          only: "iopub:execute_input",
+          arrived: [["one\n"], ["shown", "42"], ["three\n", "Error"]],
+        },
+        { only: "iopub:stream", arrived: [[], ["shown", "42"], ["Error"]] },
+        { only: "iopub:display_data", arrived: [["one\n"], ["42"], ["three\n", "Error"]] },
+        { only: "iopub:execute_result", arrived: [["one\n"], ["shown"], ["three\n", "Error"]] },
+        { only: "iopub:error", arrived: [["one\n"], ["shown", "42"], ["three\n"]] },
+        { only: "iopub", arrived: [[], [], []] },
+        {
+          only: "shell:execute_reply",
+          arrived: [["one\n"], ["shown", "42"], ["three\n", "Error"]],
+        },
+        { only: "shell", arrived: [["one\n"], ["shown", "42"], ["three\n", "Error"]] },
+      ];
+      for (const { only, arrived } of cases) {
+        await t.step(only, async () => {
+          const result = await executeNotebook(path, {
+            outDir: `${dir}/out`,
+            kernelspecDir,
+            cellTimeoutS: CELL_TIMEOUT_S,
+            env: { METALAB_NB_MANGLE_EVERY: "1", METALAB_NB_MANGLE_ONLY: only },
+          });
+          const summary = `${result.seconds.toFixed(1)} s, lost ${JSON.stringify(result.lost)}, ` +
+            `error ${result.error}`;
+          assert.ok(result.transportErrors > 0, `the fault injection did not trigger: ${summary}`);
+          assert.doesNotMatch(result.error, /timed out/, summary);
+          assert.ok(result.seconds < WITHIN_S, `took ${summary}`);
+          // The failing cell is still reported as failing, with its error, even when the
+          // error output or the reply saying so was lost.
+          assert.equal(result.failedCell, 2, summary);
+          assert.match(result.error, /Error: boom/, summary);
+          // Nothing else is lost, and nothing lands in the wrong cell.
+          assert.deepEqual(result.executed!.cells.map(outputTexts), arrived, summary);
+          if (only.startsWith("shell")) {
+            assert.ok(result.lost.includes("cell 0: execute_reply"), summary);
+            assert.deepEqual(
+              result.executed!.cells.slice(0, 2).map((c) => c.execution_count),
+              [1, 2],
+              "execution counts rebuilt from execute_input",
+            );
+          }
+        });
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await Deno.remove(kernelspecDir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "a cell's timeout names the cell and what it last printed",
+  ignore: !jupyter.ok,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "metalab-nb-timeout-" });
+    const kernelspecDir = await makeKernelspecDir();
+    try {
+      const path = await writeNotebook(dir, "hang.ipynb", [
+        'console.log("ready");',
+        'console.log("step 1 of 3");\nconsole.log("step 2 of 3");\nawait new Promise(() => {});',
+      ]);
+      const result = await executeNotebook(path, {
+        outDir: `${dir}/out`,
+        kernelspecDir,
+        cellTimeoutS: 4,
+      });
+      assert.equal(result.ok, false);
+      assert.equal(result.failedCell, 1);
+      assert.match(
+        result.error,
+        /^cell 1 "console\.log\("step 1 of 3"\);" failed:\ntimed out after 4 s waiting for its execute_reply and the end of its outputs; it last printed: 'step 1 of 3\\nstep 2 of 3'/,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await Deno.remove(kernelspecDir, { recursive: true }).catch(() => {});
+    }
+  },
+});
 
 Deno.test({
   name: "the notebook runner skips mangled kernel messages and still ends each cell",
