@@ -329,6 +329,20 @@ Deno.test("a second run into a folder in use is refused naming the other run's P
     assert.equal(await exists(lockFile), false, "and removed it at the end");
     assert.deepEqual(validateResult(await resultFile(out)), []);
 
+    // A lock with this very PID that this process never took: a dead run's, PID reused.
+    await Deno.writeTextFile(
+      lockFile,
+      JSON.stringify({ pid: Deno.pid, hostname: Deno.hostname(), startedAt: "before a restart" }),
+    );
+    const logged: string[] = [];
+    await runExperiment(sinusoidK5, {
+      outDir: out,
+      overrides: TINY_OVERRIDES,
+      log: (m) => logged.push(m),
+    });
+    assert.ok(logged.some((m) => m.startsWith("taking over the stale lock")), logged.join("\n"));
+    assert.equal(await exists(lockFile), false);
+
     // Two runs of one process into one folder: exactly one of them runs.
     const runs = await Promise.allSettled(
       [1, 2].map(() =>

@@ -42,10 +42,12 @@ options:
   --backend B        auto | webgpu | wasm | cpu (default auto)
   --set key=value    override a config value (repeatable; applies to every named experiment)
   --resume           continue interrupted or partial runs from their last checkpoint
+                     (a complete run is shown, not trained again)
   --time-limit T     stop training after T (90m, 2h, 3600s; a bare number is minutes),
                      evaluate the models as they stand, mark the results PARTIAL and
                      keep the checkpoints: --resume finishes the schedule later
-  --force            overwrite another run's results in the output folder
+  --force            overwrite what the output folder holds (another run's results or
+                     checkpoints, an unreadable result.json); trains a complete run again
   --eval-only        evaluate saved models instead of training (needs --from)
   --from DIR         where the saved models are: an output folder of an earlier run
                      (results/full) or one experiment's folder in it; the config starts

@@ -31,7 +31,13 @@ export class FolderInUseError extends Error {
   }
 }
 
-/** Locks held by this process, removed on `Deno.exit` (a second Ctrl-C) as well. */
+/**
+ * Lock files this process has claimed (real paths), from just before it creates one to its
+ * release: a second run of this process into the same folder is refused here, before the
+ * file system could be asked.
+ */
+const claimed = new Map<string, LockHolder>();
+/** Lock files this process created, removed on `Deno.exit` (a second Ctrl-C) too. */
 const held = new Set<string>();
 let unloadHooked = false;
 
@@ -107,13 +113,39 @@ export class RunLock {
     dir: string,
     { log = () => {} }: { log?: (message: string) => void } = {},
   ): Promise<RunLock> {
-    const path = `${dir}/${LOCK_FILE}`;
+    // One spelling per folder, so that this process knows its own locks however named.
+    const path = `${Deno.realPathSync(dir)}/${LOCK_FILE}`;
     const me: LockHolder = {
       pid: Deno.pid,
       hostname: Deno.hostname(),
       startedAt: new Date().toISOString(),
     };
     const content = JSON.stringify(me) + "\n";
+    const mine = claimed.get(path);
+    if (mine) {
+      throw new FolderInUseError(
+        dir,
+        mine,
+        `${dir} is in use by another run in this process (PID ${mine.pid}, started ` +
+          `${mine.startedAt}); wait for it to finish or choose another --out`,
+      );
+    }
+    claimed.set(path, me); // synchronously after the check: no other run of ours gets here
+    try {
+      return await RunLock.take(dir, path, me, content, log);
+    } catch (e) {
+      claimed.delete(path);
+      throw e;
+    }
+  }
+
+  private static async take(
+    dir: string,
+    path: string,
+    me: LockHolder,
+    content: string,
+    log: (message: string) => void,
+  ): Promise<RunLock> {
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
         // createNew: exactly one of two racing runs creates the file.
@@ -142,12 +174,13 @@ export class RunLock {
             `${holder.startedAt}); wait for it or choose another --out (if that run is gone, ` +
             `delete ${path})`,
         );
-      } else if (holder.pid === me.pid || processAlive(holder.pid)) {
-        const who = holder.pid === me.pid ? "another run in this process" : "another run";
+      } else if (holder.pid !== me.pid && processAlive(holder.pid)) {
+        // (A lock with this process's own PID that it has not claimed is a dead run's whose
+        // PID came round again, e.g. after a container restart: stale.)
         throw new FolderInUseError(
           dir,
           holder,
-          `${dir} is in use by ${who} (PID ${holder.pid}, started ${holder.startedAt}); ` +
+          `${dir} is in use by another run (PID ${holder.pid}, started ${holder.startedAt}); ` +
             `wait for it to finish or choose another --out (if no such run exists, delete ${path})`,
         );
       } else {
@@ -166,6 +199,10 @@ export class RunLock {
   /** Removes the lock (if it is still this run's). Safe to call twice. */
   async release(): Promise<void> {
     if (!held.delete(this.path)) return;
-    if ((await readText(this.path)) === this.content) await Deno.remove(this.path);
+    try {
+      if ((await readText(this.path)) === this.content) await Deno.remove(this.path);
+    } finally {
+      claimed.delete(this.path);
+    }
   }
 }
