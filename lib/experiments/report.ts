@@ -13,6 +13,7 @@ import {
   tableFigure,
   writeHtmlReport,
 } from "../plot/mod.ts";
+import { agreement } from "../eval/mod.ts";
 import { type ResultMetric, type RunResult, validateResult } from "./results.ts";
 import type { Curve, Metric } from "./types.ts";
 
@@ -22,10 +23,9 @@ import type { Curve, Metric } from "./types.ts";
  */
 export function agreesWithPublished(m: Metric | ResultMetric): boolean | null {
   if (!m.published) return null;
+  // A diverged metric (recorded as non-finite) agrees with nothing.
   if (m.value === null || !Number.isFinite(m.value)) return false;
-  const ours = m.ci95 ?? 0;
-  const theirs = m.published.ci95 ?? 0;
-  return Math.abs(m.value - m.published.value) <= ours + theirs;
+  return agreement(m.value, m.ci95, m.published);
 }
 
 /**
