@@ -1,6 +1,7 @@
 /**
  * Evaluation on new tasks: episodic accuracy / MSE with 95% confidence intervals, the
- * published numbers we compare against, and the pretrained baseline of Finn et al.
+ * published numbers we compare against, the pretrained baseline of Finn et al., and the
+ * transfer-learning baselines of Chen et al. (Baseline, Baseline++, nearest centroid).
  * @module
  */
 export {
@@ -21,3 +22,21 @@ export {
   type PublishedNumber,
 } from "./published.ts";
 export { PretrainedBaseline, type PretrainedOptions } from "./pretrained.ts";
+export {
+  CHEN_FINE_TUNE,
+  chenCosineScale,
+  ClassBatchSampler,
+  columnNorms,
+  cosineLogits,
+  epochBatches,
+  type FewShotClassifier,
+  type FewShotHead,
+  fineTuneHead,
+  type FineTuneOptions,
+  headLogits,
+  type HeadTraining,
+  type PretrainHead,
+  TransferBaseline,
+  transferName,
+  type TransferOptions,
+} from "./transfer.ts";
