@@ -22,6 +22,7 @@ import {
   htmlText,
   markdownContext,
   renderMarkdown,
+  slugify,
 } from "../scripts/book_markdown.ts";
 import { BOOK_MARKER, type BookNotebook, renderBook } from "../scripts/book_render.ts";
 import { executeForBook, modeEnv } from "../scripts/book.ts";
@@ -68,14 +69,17 @@ const display = (data: Record<string, unknown>, metadata = {}) => ({
   metadata,
 });
 
-/** An executed notebook with every output kind the book renders, and math of every form. */
-function synthetic(): Notebook {
+/**
+ * An executed notebook with every output kind the book renders, and math of every form; it
+ * links to section `anchor` of the setup notebook's page.
+ */
+function synthetic(anchor = "1-the-compute-backend"): Notebook {
   return notebook([
     markdown(
       "# 99 · Every output kind\n\nInline $\\frac{a}{b}$ and display\n\n$$\\sum_{i=1}^{n} x_i^2$$\n\n" +
         "\\begin{align}\nJ(\\theta) &= \\tfrac{1}{2}\\lVert\\theta\\rVert^2\n\\end{align}\n\n" +
         "Code keeps its dollars: `cost $5 and $6`; so does prose: it costs $5 and $10.\n\n" +
-        "See [the backend section](00_setup.ipynb#1-the-compute-backend) and " +
+        `See [the backend section](00_setup.ipynb#${anchor}) and ` +
         "![a dot](attachment:dot.png)",
       { attachments: { "dot.png": { "image/png": pngBase64(200, 30, 30) } } } as Partial<
         NotebookCell
@@ -300,6 +304,16 @@ Deno.test("renderBook writes the index, one page per notebook, the assets and th
 
 const url = (path: string) => pathToFileURL(path).href;
 
+/** The heading id the book gives a notebook's first `##` section. */
+function firstSection(nb: Notebook): string {
+  for (const cell of nb.cells) {
+    if (cell.cell_type !== "markdown") continue;
+    const heading = /^## +(.+)$/m.exec([cell.source].flat().join(""));
+    if (heading) return slugify(heading[1]);
+  }
+  throw new Error("the setup notebook has no ## section to link to");
+}
+
 function describe(name: string, r: PageCheckResult): string {
   return `${name}: ${r.problems.join("; ")}`;
 }
@@ -322,7 +336,8 @@ Deno.test({
         setup = executed;
       }
       const book = await renderBook(
-        [setup, { name: "99_synthetic.ipynb", notebook: synthetic() }],
+        // Link to the real notebook's first section, whatever it is called now.
+        [setup, { name: "99_synthetic.ipynb", notebook: synthetic(firstSection(setup.notebook)) }],
         `${dir}/book`,
         { mode: "quick" },
       );
