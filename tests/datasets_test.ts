@@ -136,7 +136,7 @@ Deno.test("AreaResizer averages areas exactly (integer and fractional scales)", 
   assert.ok(Math.abs(mean(noise) - mean(small)) < 1e-5);
 });
 
-Deno.test("sinusoid family: Finn et al. ranges and y = A sin(x − φ)", () => {
+Deno.test("sinusoid family: Finn et al. ranges and y = A sin(x − b)", () => {
   const family = new SinusoidFamily();
   assert.deepEqual(family.amplitudeRange, [0.1, 5.0]);
   assert.deepEqual(family.phaseRange, [0, Math.PI]);

@@ -1,6 +1,6 @@
 /**
  * The sinusoid regression family of Finn et al. 2017 (MAML, section 5.1):
- * y = A · sin(x − φ) with amplitude A ~ U[0.1, 5.0], phase φ ~ U[0, π], inputs x ~ U[−5, 5].
+ * y = A · sin(x − b) with amplitude A ~ U[0.1, 5.0], phase b ~ U[0, π], inputs x ~ U[−5, 5].
  * @module
  */
 import type { Rng } from "../random/mod.ts";
@@ -10,7 +10,7 @@ import type { FunctionFamily } from "./function_family.ts";
 export interface SinusoidParams {
   /** Amplitude A. */
   amplitude: number;
-  /** Phase φ in radians. */
+  /** Phase b in radians. */
   phase: number;
 }
 
@@ -28,7 +28,7 @@ function checkRange(name: string, r: readonly [number, number]): void {
 }
 
 /**
- * The sinusoid family y = A sin(x − φ).
+ * The sinusoid family y = A sin(x − b).
  *
  * @example
  * ```ts
@@ -52,14 +52,14 @@ export class SinusoidFamily implements FunctionFamily<SinusoidParams> {
     checkRange("inputRange", this.inputRange);
   }
 
-  /** Draws A ~ U[amplitudeRange], then φ ~ U[phaseRange]. */
+  /** Draws A ~ U[amplitudeRange], then b ~ U[phaseRange]. */
   sampleParams(rng: Rng): SinusoidParams {
     const amplitude = rng.uniform(this.amplitudeRange[0], this.amplitudeRange[1]);
     const phase = rng.uniform(this.phaseRange[0], this.phaseRange[1]);
     return { amplitude, phase };
   }
 
-  /** A · sin(x − φ) at each x. */
+  /** A · sin(x − b) at each x. */
   evaluate(params: SinusoidParams, xs: ArrayLike<number>): Float32Array {
     const out = new Float32Array(xs.length);
     for (let i = 0; i < xs.length; i++) out[i] = params.amplitude * Math.sin(xs[i] - params.phase);

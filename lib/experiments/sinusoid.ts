@@ -226,7 +226,7 @@ function summarizeSinusoid(r: SinusoidResult, config: SinusoidConfig) {
   const c = r.curves;
   const fits: Curve = {
     title: `fits to one new task after 0, 1, 10 steps (A=${c.params.amplitude.toFixed(2)}, ` +
-      `φ=${c.params.phase.toFixed(2)}; Finn et al. Fig. 2)`,
+      `b=${c.params.phase.toFixed(2)}; Finn et al. Fig. 2)`,
     xLabel: "x",
     yLabel: "y",
     series: [
