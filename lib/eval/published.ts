@@ -69,6 +69,12 @@ export function compareWithPublished(
 
 const FINN = "Finn, Abbeel & Levine 2017 (MAML)";
 const SNELL = "Snell, Swersky & Zemel 2017 (Prototypical Networks)";
+// Their non-transductive row (each query predicted with the support set alone); the paper's
+// ± are not recorded here, so agreement rests on MetaLab's own interval.
+const NICHOL = "Nichol, Achiam & Schulman 2018 (Reptile), Table 1, non-transductive";
+// Vinyals et al.'s Matching Networks (cosine, no fine-tuning) as Snell et al.'s Table 1 lists them.
+const VINYALS =
+  "Vinyals et al. 2016 (Matching Networks), as tabulated in Snell et al. 2017, Table 1";
 
 /** The published numbers of issue 4 (accuracies as fractions, sinusoid as MSE). */
 export const PUBLISHED: Readonly<Record<string, PublishedNumber>> = Object.freeze({
@@ -90,6 +96,14 @@ export const PUBLISHED: Readonly<Record<string, PublishedNumber>> = Object.freez
     ci95: 0.0026,
     source: "Li, Zhou, Chen & Li 2017 (Meta-SGD), Table 2",
   },
+  "omniglot/5w1s/reptile": { value: 0.9539, source: NICHOL },
+  "omniglot/5w5s/reptile": { value: 0.9890, source: NICHOL },
+  "omniglot/20w1s/reptile": { value: 0.8814, source: NICHOL },
+  "omniglot/20w5s/reptile": { value: 0.9665, source: NICHOL },
+  "omniglot/5w1s/matchingnet": { value: 0.981, source: VINYALS },
+  "omniglot/5w5s/matchingnet": { value: 0.989, source: VINYALS },
+  "omniglot/20w1s/matchingnet": { value: 0.938, source: VINYALS },
+  "omniglot/20w5s/matchingnet": { value: 0.985, source: VINYALS },
   "omniglot/5w1s/protonet-anchor": {
     value: 0.955,
     ci95: 0.004,

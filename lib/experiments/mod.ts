@@ -128,6 +128,15 @@ export { omniglotProtonet } from "./omniglot_protonet.ts";
 export { omniglotProtonetAnchor } from "./omniglot_protonet_anchor.ts";
 export { omniglotMaml } from "./omniglot_maml.ts";
 export { omniglotAnilMetasgd } from "./omniglot_anil_metasgd.ts";
+export { omniglotReptile } from "./omniglot_reptile.ts";
+export { omniglotMatching } from "./omniglot_matching.ts";
+export {
+  omniglotTransfer,
+  type PretrainedPhase,
+  type TransferConfig,
+  type TransferResult,
+  type TransferRule,
+} from "./omniglot_transfer.ts";
 export { EXPERIMENTS, findExperiment } from "./registry.ts";
 export {
   COURSE_MODES,

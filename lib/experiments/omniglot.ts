@@ -1,6 +1,7 @@
 /**
  * What the Omniglot experiments share (`omniglot_protonet.ts`, `omniglot_protonet_anchor.ts`,
- * `omniglot_maml.ts`, `omniglot_anil_metasgd.ts`): their knobs, the Conv-4 learners, and one
+ * `omniglot_maml.ts`, `omniglot_anil_metasgd.ts`, `omniglot_reptile.ts`,
+ * `omniglot_matching.ts`): their knobs, the Conv-4 learners, and one
  * training-and-evaluation loop over the learners an experiment names. Each experiment module
  * says which learners, which schedule and which presets; this module says how.
  * @module
@@ -20,9 +21,12 @@ import {
   type BaseMetaLearner,
   FirstOrderMaml,
   Maml,
+  MatchingNet,
   type MetaObjectiveConfig,
   MetaSgd,
   ProtoNet,
+  Reptile,
+  type ReptileOptions,
 } from "../meta/mod.ts";
 import { evaluate } from "../eval/mod.ts";
 import { stoppedBeforeStart, trainWithCheckpoints } from "./training.ts";
@@ -32,7 +36,17 @@ import type { LearnerResult } from "./sinusoid.ts";
 import type { DataNeed, Experiment, ExperimentOutput, Metric, RunContext } from "./types.ts";
 
 /** Learners the Omniglot experiments can train. */
-export type OmniglotLearnerName = "protonet" | "maml" | "fomaml" | "anil" | "metasgd";
+export type OmniglotLearnerName =
+  | "protonet"
+  | "maml"
+  | "fomaml"
+  | "anil"
+  | "metasgd"
+  | "reptile"
+  | "matchingnet";
+
+/** The metric learners: trained on one episode per step, no inner loop, no test-time steps. */
+const METRIC_LEARNERS: readonly string[] = ["protonet", "matchingnet"];
 
 /** Omniglot, with the command that gets it. */
 export const OMNIGLOT_DATA: DataNeed = {
@@ -138,6 +152,18 @@ export interface OmniglotSetting<L extends OmniglotLearnerName> {
   publishedKey?: (learner: string, ways: number, shots: number) => string;
   /** A note on how the full preset relates to the paper's schedule. */
   fullNote: string;
+  /** Changes to Finn et al.'s inner loop and Adam rate for this experiment's learners. */
+  objective?: Partial<MetaObjectiveConfig>;
+  /** Reptile's inner optimiser, mini-batches and evaluation protocol (see `ReptileOptions`). */
+  reptile?: Omit<ReptileOptions, "rng" | "kind" | "objective">;
+  /** Outer rate at `step` of `steps` (replaces `halveEvery`; Reptile: annealed to 0). */
+  lrSchedule?: (step: number, steps: number) => number;
+  /** Support examples per class of training episodes (default: the `shots` knob). */
+  trainShots?: number;
+  /** Query examples per class of training episodes, ProtoNet's excepted (default: `queries`). */
+  trainQueries?: number;
+  /** Test-time inner steps of the gradient-based learners (default: Finn et al.'s 3). */
+  testSteps?: number;
 }
 
 /** What an Omniglot experiment returns. */
@@ -150,14 +176,20 @@ export interface OmniglotResult {
   dataDir: string;
 }
 
-/** The Conv-4 learner `name` for `config`, untrained. */
-export function omniglotLearner(name: string, config: OmniglotConfig, seed = 0): BaseMetaLearner {
+/** The Conv-4 learner `name` for `config` (and an experiment's `setting`), untrained. */
+export function omniglotLearner(
+  name: string,
+  config: OmniglotConfig,
+  seed = 0,
+  setting?: Pick<OmniglotSetting<OmniglotLearnerName>, "objective" | "reptile">,
+): BaseMetaLearner {
   const rng = new Rng(seed);
   const objective: Partial<MetaObjectiveConfig> = {
     innerSteps: INNER_STEPS,
     innerLr: INNER_LR,
     outerLr: OUTER_LR,
-    metaBatchSize: name === "protonet" ? 1 : config.metaBatchSize,
+    ...setting?.objective,
+    metaBatchSize: METRIC_LEARNERS.includes(name) ? 1 : config.metaBatchSize,
   };
   const inputShape: [number, number, number] = [28, 28, 1];
   const head = () => conv4({ inputShape, outputs: config.ways, filters: config.filters });
@@ -175,9 +207,17 @@ export function omniglotLearner(name: string, config: OmniglotConfig, seed = 0):
       return new Anil(head(), { rng, objective });
     case "metasgd":
       return new MetaSgd(head(), { rng, objective });
+    case "reptile":
+      return new Reptile(head(), { rng, objective, ...setting?.reptile });
+    case "matchingnet":
+      return new MatchingNet(conv4({ inputShape, outputs: 0, filters: config.filters }), {
+        rng,
+        objective,
+      });
     default:
       throw new Error(
-        `unknown Omniglot learner "${name}": expected protonet, maml, fomaml, anil or metasgd`,
+        `unknown Omniglot learner "${name}": expected protonet, maml, fomaml, anil, metasgd, ` +
+          `reptile or matchingnet`,
       );
   }
 }
@@ -202,6 +242,16 @@ export function omniglotProblems(
   if (trains.includes("protonet") && setting.protoTrainQueries !== undefined) {
     perClass(setting.protoTrainQueries, "ProtoNet training queries");
   }
+  if (setting.trainShots !== undefined) {
+    const queries = setting.trainQueries ?? config.queries;
+    if (setting.trainShots + queries > OMNIGLOT_DRAWERS) {
+      problems.push(
+        `training episodes of ${setting.trainShots} shots + ${queries} queries need ${
+          setting.trainShots + queries
+        } drawings of a character, but Omniglot has ${OMNIGLOT_DRAWERS}`,
+      );
+    }
+  }
   return problems;
 }
 
@@ -225,14 +275,19 @@ export async function runOmniglot(
   const learners = config.learners === "all" ? setting.learners : [config.learners];
   const result: OmniglotResult = { learners: {}, notStarted: [], dataDir: dir };
   for (const name of learners) {
-    const learner = omniglotLearner(name, config, ctx.seed);
+    const learner = omniglotLearner(name, config, ctx.seed, setting);
     const trainSpec = name === "protonet"
       ? {
         ...spec,
         ways: config.protoTrainWays,
         queries: setting.protoTrainQueries ?? config.queries,
       }
-      : spec;
+      : {
+        ...spec,
+        shots: setting.trainShots ?? spec.shots,
+        queries: setting.trainQueries ?? spec.queries,
+      };
+    const schedule = setting.lrSchedule;
     const start = performance.now();
     try {
       const history = await trainWithCheckpoints(learner, ctx, {
@@ -240,9 +295,11 @@ export async function runOmniglot(
         metaBatchSize: learner.objective.config.metaBatchSize,
         tasks: EpisodeSampler.forSplit(splits, "train", trainSpec),
         // A MAML-family step on 32 Conv-4 tasks takes seconds: checkpoint more often.
-        checkpointEvery: name === "protonet" ? undefined : 10,
+        checkpointEvery: METRIC_LEARNERS.includes(name) ? undefined : 10,
         steps: config.trainSteps,
-        lrSchedule: setting.halveEvery > 0
+        lrSchedule: schedule
+          ? (step) => schedule(step, config.trainSteps)
+          : setting.halveEvery > 0
           ? (step) => OUTER_LR * 0.5 ** Math.floor(step / setting.halveEvery)
           : undefined,
       });
@@ -252,10 +309,11 @@ export async function runOmniglot(
         continue;
       }
       const testRng = new Rng(ctx.seed + 2);
-      const steps = name === "protonet" ? 0 : TEST_STEPS;
+      const metric = METRIC_LEARNERS.includes(name);
+      const steps = metric ? 0 : setting.testSteps ?? TEST_STEPS;
       const e = evaluate(learner, () => testSampler.sample(testRng), {
         episodes: config.evalEpisodes,
-        steps: name === "protonet" ? undefined : steps,
+        steps: metric ? undefined : steps,
       });
       result.learners[name] = { history, eval: { [steps]: e }, trainMs };
     } finally {
@@ -279,7 +337,7 @@ export function summarizeOmniglot(
         `omniglot/${config.ways}w${config.shots}s/${learner}`;
       metrics.push({
         name: `${config.ways}-way ${config.shots}-shot ${learner}` +
-          (learner === "protonet" ? "" : ` (${steps} test steps)`),
+          (METRIC_LEARNERS.includes(learner) ? "" : ` (${steps} test steps)`),
         value: 100 * e.mean,
         ci95: e.ci95 === undefined ? undefined : 100 * e.ci95,
         unit: "%",
@@ -326,8 +384,14 @@ export function omniglotExperiment<L extends OmniglotLearnerName>(spec: {
     check: (config) => omniglotProblems(config, setting),
     run: (config, ctx) => runOmniglot(setting, config, ctx),
     summarize: (result, config) => summarizeOmniglot(spec.name, setting, result, config),
-    learner: (label, config) => omniglotLearner(label, config),
+    learner: (label, config) => omniglotLearner(label, config, 0, setting),
     // Black-on-white 105×105 PNGs read as ink, area-resized to 28×28, kept as bytes.
-    images: { dataset: "Omniglot", side: 28, files: "dark", bytes: true, testSteps: TEST_STEPS },
+    images: {
+      dataset: "Omniglot",
+      side: 28,
+      files: "dark",
+      bytes: true,
+      testSteps: setting.testSteps ?? TEST_STEPS,
+    },
   };
 }

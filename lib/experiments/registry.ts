@@ -13,6 +13,9 @@ import { omniglotProtonetAnchor } from "./omniglot_protonet_anchor.ts";
 import { omniglotProtonet } from "./omniglot_protonet.ts";
 import { omniglotMaml } from "./omniglot_maml.ts";
 import { omniglotAnilMetasgd } from "./omniglot_anil_metasgd.ts";
+import { omniglotReptile } from "./omniglot_reptile.ts";
+import { omniglotMatching } from "./omniglot_matching.ts";
+import { omniglotTransfer } from "./omniglot_transfer.ts";
 
 /** Every experiment MetaLab knows, in the order `reproduce` runs them. */
 export const EXPERIMENTS: readonly Experiment[] = [
@@ -24,6 +27,9 @@ export const EXPERIMENTS: readonly Experiment[] = [
   omniglotProtonet,
   omniglotMaml,
   omniglotAnilMetasgd,
+  omniglotReptile,
+  omniglotMatching,
+  omniglotTransfer,
 ];
 
 /** The experiment called `name`; an unknown name gets an error listing the known ones. */

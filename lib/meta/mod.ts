@@ -41,7 +41,12 @@ export { Maml, type MamlOptions } from "./maml.ts";
 export { FirstOrderMaml } from "./fomaml.ts";
 export { Anil } from "./anil.ts";
 export { MetaSgd, type MetaSgdOptions } from "./metasgd.ts";
-export { Reptile, type ReptileOptions } from "./reptile.ts";
+export {
+  type InnerAdamOptions,
+  innerMiniBatches,
+  Reptile,
+  type ReptileOptions,
+} from "./reptile.ts";
 export {
   countWays,
   MetricLearner,
