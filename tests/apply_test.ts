@@ -13,6 +13,7 @@ import { decodeOmniglotArchive, loadMnist, OmniglotDataset } from "../lib/datase
 import {
   type Classification,
   classifyFolders,
+  EXPERIMENTS,
   findExperiment,
   loadSavedLearner,
   ModelStore,
@@ -21,11 +22,10 @@ import {
 } from "../lib/experiments/mod.ts";
 import type { BaseMetaLearner } from "../lib/meta/mod.ts";
 import { Rng } from "../lib/random/mod.ts";
-import { assertAllClose } from "../lib/testing/mod.ts";
+import { assertAllClose, runCli } from "../lib/testing/mod.ts";
 
 await initBackend("wasm");
 
-const root = new URL("..", import.meta.url).pathname;
 const DIGITS = [5, 6, 7, 8, 9];
 const SHOTS = 5;
 const QUERIES_PER_DIGIT = 10;
@@ -322,17 +322,7 @@ Deno.test("classifyFolders: strokes 'dark' reads black-on-white drawings as the 
   }
 });
 
-async function classifyCli(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "lib/cli/classify.ts", ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
-}
+const classifyCli = (args: string[]) => runCli("lib/cli/classify.ts", args);
 
 Deno.test("deno task classify prints one line per query image (file, class, probability), or JSON", async () => {
   const images = await digitImages();
@@ -462,13 +452,16 @@ Deno.test("classifyFolders refuses a regression model: sinusoid models are not i
     () => sinusoid.learner!("maml", config),
   );
   const before = tf.memory().numTensors;
+  const imageExperiments = EXPERIMENTS.filter((e) => e.images).map((e) => e.name);
+  assert.ok(
+    imageExperiments.includes("mnist-protonet") && imageExperiments.includes("omniglot-protonet"),
+  );
   await assert.rejects(
     classifyFolders({ model: dir, support: images.support, query: images.query }),
     {
       message: `${dir} holds sinusoid-k5's maml model, a regression model (it predicts ` +
         `numbers from numbers, as the sinusoid models do), not an image classifier: use a ` +
-        `model of mnist-protonet, omniglot-protonet-anchor, omniglot-protonet, omniglot-maml, ` +
-        `omniglot-anil-metasgd`,
+        `model of ${imageExperiments.join(", ")}`,
     },
   );
   assert.equal(tf.memory().numTensors, before, "the model loaded for the call is freed");

@@ -5,13 +5,12 @@
  * through `deno task reproduce --resume`.
  */
 import assert from "node:assert/strict";
+import { runCli } from "../lib/testing/mod.ts";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend/mod.ts";
 import { CheckpointStore } from "../lib/experiments/mod.ts";
 
 await initBackend("cpu");
-
-const root = new URL("..", import.meta.url).pathname;
 
 /** Float32 values a lossy format would change: subnormals, extremes, -0, NaN, infinities. */
 const FLOATS = [1e-40, -0, 3.4e38, -3.4e38, NaN, Infinity, -Infinity, Math.PI, 1 / 3];
@@ -140,19 +139,7 @@ Deno.test("checkpoint: bytes appended after the tensors are refused", async () =
 
 Deno.test("reproduce --resume refuses a checkpoint with one flipped byte, naming the file", async () => {
   const out = await Deno.makeTempDir({ prefix: "metalab-ckpt-cli-" });
-  const reproduce = async (args: string[]) => {
-    const r = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", "lib/cli/reproduce.ts", ...args],
-      cwd: root,
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).output();
-    return {
-      code: r.code,
-      text: new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr),
-    };
-  };
+  const reproduce = (args: string[]) => runCli("lib/cli/reproduce.ts", args);
   try {
     // Too many steps to finish in 2 s: the run stops at a checkpoint.
     const args = ["sinusoid-k5", "--quick", "--set", "trainSteps=100000", "--out", out];

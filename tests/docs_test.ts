@@ -5,6 +5,7 @@
  * real result file and a bench file into records that the docs then show.
  */
 import assert from "node:assert/strict";
+import { runCli } from "../lib/testing/mod.ts";
 import { checkDocs, formatMetric, formatMs, generateDocs } from "../scripts/docs_gen.ts";
 import {
   readRecords,
@@ -13,19 +14,7 @@ import {
   validateResultsRecord,
 } from "../scripts/docs_records.ts";
 
-const root = new URL("..", import.meta.url).pathname;
-
-async function run(script: string, args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", script, ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", METALAB_WASM_THREADS: "1" },
-  }).output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  return { code: out.code, text };
-}
+const run = (script: string, args: string[]) => runCli(script, args, { METALAB_WASM_THREADS: "1" });
 
 const docs = (args: string[]) => run("scripts/docs.ts", args);
 

@@ -5,6 +5,7 @@
  * its trained models and `--eval-only --from` evaluates them to the same numbers.
  */
 import assert from "node:assert/strict";
+import { runCli } from "../lib/testing/mod.ts";
 import { initBackend } from "../lib/backend/mod.ts";
 import * as experiments from "../lib/experiments/mod.ts";
 import {
@@ -122,21 +123,14 @@ const TINY = [
   "evalEpisodes=20",
 ];
 
-async function reproduce(args: string[]): Promise<{ code: number; out: string }> {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "lib/cli/reproduce.ts", "--backend", "wasm", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout) + dec.decode(r.stderr) };
-}
+const reproduce = (args: string[]) =>
+  runCli("lib/cli/reproduce.ts", ["--backend", "wasm", ...args]);
 
 Deno.test("one quick experiment: the same metrics from reproduce and from a notebook's call, and again from its saved models", async () => {
   const out = await Deno.makeTempDir({ prefix: "metalab-parity-" });
   try {
     const cli = await reproduce(["sinusoid-k5", "--quick", "--out", out, ...TINY]);
-    assert.equal(cli.code, 0, cli.out);
+    assert.equal(cli.code, 0, cli.text);
     const file = JSON.parse(await Deno.readTextFile(`${out}/sinusoid-k5/result.json`));
     const notebook = await runExperiment(sinusoidK5, {
       preset: notebookPreset(env({ METALAB_QUICK: "1" })),
@@ -169,7 +163,7 @@ Deno.test("one quick experiment: the same metrics from reproduce and from a note
       "--out",
       evalOut,
     ]);
-    assert.equal(again.code, 0, again.out);
+    assert.equal(again.code, 0, again.text);
     const evaluated = JSON.parse(await Deno.readTextFile(`${evalOut}/sinusoid-k5/result.json`));
     assert.deepEqual(evaluated.metrics, file.metrics);
     assert.deepEqual(evaluated.config, file.config, "the config the models were trained with");

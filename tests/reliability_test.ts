@@ -7,6 +7,7 @@
  * subprocess, with tiny schedules so that each case takes a second or two.
  */
 import assert from "node:assert/strict";
+import { runCli } from "../lib/testing/mod.ts";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend/mod.ts";
 import {
@@ -43,17 +44,8 @@ const TINY = [
 ];
 
 /** Runs `deno task reproduce ARGS` (wasm backend) and returns its exit code and output. */
-async function reproduce(args: string[]): Promise<{ code: number; text: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "lib/cli/reproduce.ts", "--backend", "wasm", ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, text: dec.decode(out.stdout) + dec.decode(out.stderr) };
-}
+const reproduce = (args: string[]) =>
+  runCli("lib/cli/reproduce.ts", ["--backend", "wasm", ...args]);
 
 /** Runs `fn` with a fresh temporary folder, removed afterwards. */
 async function withTempDir(prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {

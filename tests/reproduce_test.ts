@@ -4,23 +4,12 @@
  * opened in headless Chromium. Also the command's answers to bad input.
  */
 import assert from "node:assert/strict";
+import { runCli } from "../lib/testing/mod.ts";
 import { EXPERIMENTS, validateResult } from "../lib/experiments/mod.ts";
 import { findChromium, renderCheck } from "../lib/plot/mod.ts";
 import { parseDuration } from "../lib/cli/reproduce.ts";
 
-const root = new URL("..", import.meta.url).pathname;
-
-async function reproduce(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "lib/cli/reproduce.ts", ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  return { code: out.code, text };
-}
+const reproduce = (args: string[]) => runCli("lib/cli/reproduce.ts", args);
 
 Deno.test("--time-limit durations: seconds, minutes (the default unit), hours", () => {
   assert.equal(parseDuration("3600s"), 3_600_000);

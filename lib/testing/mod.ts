@@ -1,6 +1,8 @@
 /**
- * Test helpers: numeric closeness and tensor-leak checks (used with `node:assert/strict`).
+ * Test helpers: numeric closeness and tensor-leak checks (used with `node:assert/strict`), and
+ * running the command-line entry points as a user would.
  * @module
  */
 export { assertAllClose, assertNoTensorLeak } from "./assert.ts";
 export type { CloseOptions, Numeric } from "./assert.ts";
+export { type CliResult, runCli } from "./cli.ts";
