@@ -25,17 +25,19 @@ export { PretrainedBaseline, type PretrainedOptions } from "./pretrained.ts";
 export {
   CHEN_FINE_TUNE,
   chenCosineScale,
-  ClassBatchSampler,
   columnNorms,
   cosineLogits,
   epochBatches,
-  type FewShotClassifier,
   type FewShotHead,
   fineTuneHead,
   type FineTuneOptions,
   headLogits,
   type HeadTraining,
   type PretrainHead,
+} from "./transfer_head.ts";
+export {
+  ClassBatchSampler,
+  type FewShotClassifier,
   TransferBaseline,
   transferName,
   type TransferOptions,
