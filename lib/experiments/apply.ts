@@ -35,13 +35,7 @@ import { join } from "node:path";
 import { AreaResizer, decodeInkPng } from "../datasets/mod.ts";
 import { loadLearner, loadParams } from "../io/mod.ts";
 import type { BaseMetaLearner } from "../meta/mod.ts";
-import {
-  ConfigError,
-  type ConfigOf,
-  type ConfigSchema,
-  type Preset,
-  resolveConfig,
-} from "./config.ts";
+import { ConfigError, type ConfigOf, type ConfigSchema, savedConfig } from "./config.ts";
 import type { SavedModelInfo } from "./models.ts";
 import { EXPERIMENTS } from "./registry.ts";
 import type { Experiment } from "./types.ts";
@@ -201,15 +195,12 @@ export async function loadSavedLearner(modelDir: string): Promise<SavedLearner> 
     );
   }
   // As an evaluation-only run does: the saved values over the preset's, checked by the schema.
-  const preset: Preset = info.preset === "quick" ? "quick" : "full";
-  const savedConfig = (saved.config ?? {}) as Record<string, unknown>;
   let config: ConfigOf<ConfigSchema>;
   try {
-    config = resolveConfig(
-      experiment.schema,
-      preset,
-      Object.fromEntries(Object.entries(savedConfig).filter(([k]) => k in experiment.schema)),
-    );
+    config = savedConfig(experiment.schema, {
+      preset: String(info.preset),
+      config: (saved.config ?? {}) as Record<string, unknown>,
+    }).config;
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     throw new Error(`${dir}: the saved config does not fit ${experiment.name}: ${e.message}`);

@@ -217,3 +217,18 @@ export function parseOverrides(pairs: string[]): Record<string, string> {
   }
   return out;
 }
+
+/**
+ * The config of a saved run (a trained model's), as an evaluation of it resolves it: the
+ * preset it started from (`quick`, else `full`), the saved values of the schema's keys over
+ * it, then `overrides`, each checked by the schema. Keys the schema no longer has are dropped.
+ */
+export function savedConfig<S extends ConfigSchema>(
+  schema: S,
+  saved: { preset: string; config: Record<string, unknown> },
+  overrides: Record<string, unknown> = {},
+): { preset: Preset; config: ConfigOf<S> } {
+  const preset: Preset = saved.preset === "quick" ? "quick" : "full";
+  const base = Object.fromEntries(Object.entries(saved.config).filter(([k]) => k in schema));
+  return { preset, config: resolveConfig(schema, preset, { ...base, ...overrides }) };
+}

@@ -15,6 +15,7 @@ import {
   type ConfigSchema,
   type Preset,
   resolveConfig,
+  savedConfig,
 } from "./config.ts";
 import { atomicWrite } from "../files/mod.ts";
 import { CheckpointDir, CheckpointStore } from "./checkpoint.ts";
@@ -505,19 +506,16 @@ export async function runConfig<S extends ConfigSchema>(
   experiment: Experiment<S, any>,
   options: Pick<RunOptions, "preset" | "overrides" | "from"> = {},
 ): Promise<{ preset: Preset; config: ConfigOf<S> }> {
-  let preset = options.preset ?? "quick";
-  let base: Record<string, unknown> = {};
-  if (options.from !== undefined) {
-    const trained = await ModelStore.trainedConfig(options.from, experiment.name);
-    preset = trained.preset === "quick" ? "quick" : "full";
-    base = Object.fromEntries(
-      Object.entries(trained.config).filter(([k]) => k in experiment.schema),
+  const { preset, config } = options.from === undefined
+    ? {
+      preset: options.preset ?? "quick" as Preset,
+      config: resolveConfig(experiment.schema, options.preset ?? "quick", options.overrides ?? {}),
+    }
+    : savedConfig(
+      experiment.schema,
+      await ModelStore.trainedConfig(options.from, experiment.name),
+      options.overrides,
     );
-  }
-  const config = resolveConfig(experiment.schema, preset, {
-    ...base,
-    ...(options.overrides ?? {}),
-  });
   const problems = experiment.check?.(config) ?? [];
   if (problems.length > 0) {
     throw new ConfigError(`${experiment.name}: impossible config: ${problems.join("; ")}`);
