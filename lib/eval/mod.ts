@@ -1,7 +1,8 @@
 /**
  * Evaluation on new tasks: episodic accuracy / MSE with 95% confidence intervals, the
  * published numbers we compare against, the pretrained baseline of Finn et al., and the
- * transfer-learning baselines of Chen et al. (Baseline, Baseline++, nearest centroid).
+ * transfer-learning baselines of Chen et al. (Baseline, Baseline++, nearest centroid), and
+ * the measured cost of a meta-step (time, memory, growth rates).
  * @module
  */
 export {
@@ -42,3 +43,15 @@ export {
   transferName,
   type TransferOptions,
 } from "./transfer.ts";
+export {
+  growthExponent,
+  type LinearFit,
+  linearFit,
+  measureMemory,
+  measureMetaStep,
+  type MeasureStepOptions,
+  median,
+  type MemoryProbe,
+  type StepCost,
+  wasmHeapBytes,
+} from "./complexity.ts";
