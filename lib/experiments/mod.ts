@@ -130,6 +130,7 @@ export { omniglotMaml } from "./omniglot_maml.ts";
 export { omniglotAnilMetasgd } from "./omniglot_anil_metasgd.ts";
 export { omniglotReptile } from "./omniglot_reptile.ts";
 export { omniglotMatching } from "./omniglot_matching.ts";
+export { omniglotLearners } from "./omniglot_learners.ts";
 export {
   omniglotTransfer,
   type PretrainedPhase,
@@ -137,6 +138,16 @@ export {
   type TransferResult,
   type TransferRule,
 } from "./omniglot_transfer.ts";
+export {
+  COMPLEXITY_LEARNERS,
+  type ComplexityConfig,
+  type ComplexityGrowth,
+  type ComplexityLearner,
+  type ComplexityPoint,
+  type ComplexityResult,
+  fitGrowth,
+  omniglotComplexity,
+} from "./omniglot_complexity.ts";
 export { EXPERIMENTS, findExperiment } from "./registry.ts";
 export {
   COURSE_MODES,

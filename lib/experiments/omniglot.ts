@@ -22,6 +22,7 @@ import {
   FirstOrderMaml,
   Maml,
   MatchingNet,
+  MetaClassifier,
   type MetaObjectiveConfig,
   MetaSgd,
   ProtoNet,
@@ -43,7 +44,8 @@ export type OmniglotLearnerName =
   | "anil"
   | "metasgd"
   | "reptile"
-  | "matchingnet";
+  | "matchingnet"
+  | "metaclassifier";
 
 /** The metric learners: trained on one episode per step, no inner loop, no test-time steps. */
 const METRIC_LEARNERS: readonly string[] = ["protonet", "matchingnet"];
@@ -61,6 +63,8 @@ const INNER_STEPS = 1;
 const INNER_LR = 0.4;
 const TEST_STEPS = 3;
 const OUTER_LR = 0.001;
+/** The MetaClassifier's context size on images (notebook 03's). */
+const METACLASSIFIER_CONTEXT = 64;
 
 /** The quick and full values of the knobs that differ between Omniglot experiments. */
 export interface OmniglotPresets {
@@ -70,6 +74,10 @@ export interface OmniglotPresets {
   metaBatchSize: [quick: number, full: number];
   protoTrainWays: [quick: number, full: number];
   protocol: "standard" | "background-evaluation";
+  /** Conv-4 filters (default 32 quick, 64 full: Finn et al.'s and Snell et al.'s width). */
+  filters?: [quick: number, full: number];
+  /** Test episodes (default 50 quick, 600 full). */
+  evalEpisodes?: [quick: number, full: number];
 }
 
 /** Finn et al.'s settings, shared by the MAML-family experiments: 5-way 1-shot, 60,000 meta-steps of 32 tasks (quick: 20 of 4). */
@@ -118,8 +126,8 @@ export function omniglotSchema<L extends OmniglotLearnerName>(
       presets.protoTrainWays[1],
       "ways of ProtoNet training episodes",
     ),
-    filters: intField(4, 128, 32, 64, "Conv-4 filters"),
-    evalEpisodes: intField(1, 100_000, 50, 600, "test episodes"),
+    filters: intField(4, 128, ...(presets.filters ?? [32, 64]), "Conv-4 filters"),
+    evalEpisodes: intField(1, 100_000, ...(presets.evalEpisodes ?? [50, 600]), "test episodes"),
     protocol: choiceField(
       ["standard", "background-evaluation"] as const,
       presets.protocol,
@@ -141,7 +149,7 @@ export function omniglotSchema<L extends OmniglotLearnerName>(
 export type OmniglotConfig = ConfigOf<ReturnType<typeof omniglotSchema>>;
 
 /** How one Omniglot experiment trains: its learners and schedule. */
-export interface OmniglotSetting<L extends OmniglotLearnerName> {
+export interface OmniglotSetting<L extends OmniglotLearnerName = OmniglotLearnerName> {
   /** The learners it trains, in order. */
   learners: readonly L[];
   /** Halve Adam's rate every this many steps (0: never; ProtoNets: 2,000). */
@@ -154,6 +162,10 @@ export interface OmniglotSetting<L extends OmniglotLearnerName> {
   fullNote: string;
   /** Changes to Finn et al.'s inner loop and Adam rate for this experiment's learners. */
   objective?: Partial<MetaObjectiveConfig>;
+  /** Further changes for single learners (e.g. the MetaClassifier's context rate). */
+  learnerObjective?: Partial<Record<L, Partial<MetaObjectiveConfig>>>;
+  /** Test-time inner steps of single learners (default `testSteps`). */
+  learnerTestSteps?: Partial<Record<L, number>>;
   /** Reptile's inner optimiser, mini-batches and evaluation protocol (see `ReptileOptions`). */
   reptile?: Omit<ReptileOptions, "rng" | "kind" | "objective">;
   /** Outer rate at `step` of `steps` (replaces `halveEvery`; Reptile: annealed to 0). */
@@ -181,7 +193,7 @@ export function omniglotLearner(
   name: string,
   config: OmniglotConfig,
   seed = 0,
-  setting?: Pick<OmniglotSetting<OmniglotLearnerName>, "objective" | "reptile">,
+  setting?: Pick<OmniglotSetting, "objective" | "learnerObjective" | "reptile">,
 ): BaseMetaLearner {
   const rng = new Rng(seed);
   const objective: Partial<MetaObjectiveConfig> = {
@@ -189,6 +201,7 @@ export function omniglotLearner(
     innerLr: INNER_LR,
     outerLr: OUTER_LR,
     ...setting?.objective,
+    ...setting?.learnerObjective?.[name as OmniglotLearnerName],
     metaBatchSize: METRIC_LEARNERS.includes(name) ? 1 : config.metaBatchSize,
   };
   const inputShape: [number, number, number] = [28, 28, 1];
@@ -214,10 +227,20 @@ export function omniglotLearner(
         rng,
         objective,
       });
+    case "metaclassifier":
+      // The course's task-conditioned classifier (notebook 03): Conv-4 features modulated by
+      // FiLM from a context inferred per episode; only the context adapts.
+      return new MetaClassifier(conv4({ inputShape, outputs: 0, filters: config.filters }), {
+        rng,
+        inputShape,
+        outputs: config.ways,
+        contextSize: METACLASSIFIER_CONTEXT,
+        objective,
+      });
     default:
       throw new Error(
         `unknown Omniglot learner "${name}": expected protonet, maml, fomaml, anil, metasgd, ` +
-          `reptile or matchingnet`,
+          `reptile, matchingnet or metaclassifier`,
       );
   }
 }
@@ -310,7 +333,9 @@ export async function runOmniglot(
       }
       const testRng = new Rng(ctx.seed + 2);
       const metric = METRIC_LEARNERS.includes(name);
-      const steps = metric ? 0 : setting.testSteps ?? TEST_STEPS;
+      const steps = metric
+        ? 0
+        : setting.learnerTestSteps?.[name] ?? setting.testSteps ?? TEST_STEPS;
       const e = evaluate(learner, () => testSampler.sample(testRng), {
         episodes: config.evalEpisodes,
         steps: metric ? undefined : steps,

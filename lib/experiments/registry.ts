@@ -16,6 +16,8 @@ import { omniglotAnilMetasgd } from "./omniglot_anil_metasgd.ts";
 import { omniglotReptile } from "./omniglot_reptile.ts";
 import { omniglotMatching } from "./omniglot_matching.ts";
 import { omniglotTransfer } from "./omniglot_transfer.ts";
+import { omniglotComplexity } from "./omniglot_complexity.ts";
+import { omniglotLearners } from "./omniglot_learners.ts";
 
 /** Every experiment MetaLab knows, in the order `reproduce` runs them. */
 export const EXPERIMENTS: readonly Experiment[] = [
@@ -30,6 +32,8 @@ export const EXPERIMENTS: readonly Experiment[] = [
   omniglotReptile,
   omniglotMatching,
   omniglotTransfer,
+  omniglotComplexity,
+  omniglotLearners,
 ];
 
 /** The experiment called `name`; an unknown name gets an error listing the known ones. */
