@@ -18,6 +18,14 @@ import {
   median,
   wasmHeapBytes,
 } from "../lib/eval/mod.ts";
+import {
+  COMPLEXITY_LEARNERS,
+  type ComplexityPoint,
+  fitGrowth,
+  omniglotComplexity,
+  runConfig,
+  runExperiment,
+} from "../lib/experiments/mod.ts";
 
 await initBackend("wasm");
 
@@ -137,4 +145,72 @@ Deno.test("linearFit, growthExponent, median: the growth rates stated from a mea
   assert.equal(median([3, 1, 2]), 2);
   assert.equal(median([4, 1, 3, 2]), 2.5);
   assert.throws(() => median([]), /no values/);
+});
+
+/** A measured point with the given cost (the rest of a StepCost does not enter the fit). */
+function point(learner: string, innerSteps: number, ms: number, mib: number): ComplexityPoint {
+  return {
+    learner,
+    innerSteps,
+    tasks: 2,
+    medianMs: ms,
+    ms: [ms],
+    peakExtraBytes: mib * 2 ** 20,
+    newBytes: 0,
+    rssBytes: 0,
+    rssGrowthBytes: 0,
+    wasmHeapBytes: null,
+  };
+}
+
+Deno.test("fitGrowth: ms and MiB per inner step, and the exponents on log axes", () => {
+  const linear = fitGrowth([1, 2, 5, 10].map((s) => point("maml", s, 100 * s, 40 * s)))!;
+  assert.ok(Math.abs(linear.msPerStep - 100) < 1e-9);
+  assert.ok(Math.abs(linear.mbPerStep - 40) < 1e-9);
+  assert.ok(Math.abs(linear.timeExponent - 1) < 1e-9);
+  assert.ok(Math.abs(linear.memoryExponent - 1) < 1e-9);
+  const flat = fitGrowth([1, 2, 5].map((s) => point("protonet", s, 60, 26)))!;
+  assert.equal(flat.msPerStep, 0);
+  assert.ok(Math.abs(flat.memoryExponent) < 1e-12);
+  // A step with no memory beyond the parameters still fits (a 1-byte floor on log axes).
+  assert.ok(fitGrowth([point("x", 1, 5, 0), point("x", 2, 6, 0)]) !== null);
+  assert.equal(fitGrowth([point("x", 3, 5, 1), point("x", 3, 6, 1)]), null, "one step count");
+});
+
+const omniglotHere = omniglotComplexity.needs.every((n) => n.available());
+
+Deno.test({
+  name:
+    "omniglot-complexity: every learner measured at every inner-step count, MAML's memory grows",
+  ignore: !omniglotHere,
+  async fn() {
+    const run = await runExperiment(omniglotComplexity, {
+      preset: "quick",
+      outDir: null,
+      overrides: { innerSteps: "3,1", metaBatchSize: 1, filters: 4, queries: 1, warmup: 0 },
+      log: () => {},
+    });
+    const { points, growth } = run.details;
+    assert.deepEqual(
+      points.map((p) => `${p.learner}@${p.innerSteps}`),
+      [1, 3].flatMap((s) => COMPLEXITY_LEARNERS.map((l) => `${l}@${s}`)),
+      "inner steps ascending, every learner at each",
+    );
+    for (const p of points) {
+      assert.ok(p.medianMs > 0 && p.peakExtraBytes > 0, `${p.learner}@${p.innerSteps}`);
+      assert.equal(p.newBytes, 0, `${p.learner}@${p.innerSteps} leaks`);
+    }
+    const maml = (s: number) => points.find((p) => p.learner === "maml" && p.innerSteps === s)!;
+    const fomaml = points.find((p) => p.learner === "fomaml" && p.innerSteps === 3)!;
+    assert.ok(maml(3).peakExtraBytes > maml(1).peakExtraBytes, "second order: more with steps");
+    assert.ok(maml(3).peakExtraBytes > fomaml.peakExtraBytes, "second order above first order");
+    assert.ok(growth.maml.mbPerStep > 0);
+    assert.deepEqual(Object.keys(growth).sort(), [...COMPLEXITY_LEARNERS].sort());
+    assert.ok(run.metrics.some((m) => m.name === "maml meta-step peak tfjs memory, 3 inner steps"));
+    assert.equal(run.curves.length, 3);
+    await assert.rejects(
+      runConfig(omniglotComplexity, { preset: "quick", overrides: { innerSteps: "1,2.5" } }),
+      /innerSteps must be whole numbers, got 2.5/,
+    );
+  },
 });

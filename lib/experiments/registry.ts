@@ -17,6 +17,7 @@ import { omniglotReptile } from "./omniglot_reptile.ts";
 import { omniglotMatching } from "./omniglot_matching.ts";
 import { omniglotTransfer } from "./omniglot_transfer.ts";
 import { omniglotComplexity } from "./omniglot_complexity.ts";
+import { omniglotComplexity } from "./omniglot_complexity.ts";
 import { omniglotLearners } from "./omniglot_learners.ts";
 
 /** Every experiment MetaLab knows, in the order `reproduce` runs them. */
@@ -32,6 +33,7 @@ export const EXPERIMENTS: readonly Experiment[] = [
   omniglotReptile,
   omniglotMatching,
   omniglotTransfer,
+  omniglotComplexity,
   omniglotComplexity,
   omniglotLearners,
 ];
