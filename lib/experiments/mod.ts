@@ -148,16 +148,6 @@ export {
   fitGrowth,
   omniglotComplexity,
 } from "./omniglot_complexity.ts";
-export {
-  COMPLEXITY_LEARNERS,
-  type ComplexityConfig,
-  type ComplexityGrowth,
-  type ComplexityLearner,
-  type ComplexityPoint,
-  type ComplexityResult,
-  fitGrowth,
-  omniglotComplexity,
-} from "./omniglot_complexity.ts";
 export { EXPERIMENTS, findExperiment } from "./registry.ts";
 export {
   COURSE_MODES,

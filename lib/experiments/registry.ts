@@ -17,7 +17,6 @@ import { omniglotReptile } from "./omniglot_reptile.ts";
 import { omniglotMatching } from "./omniglot_matching.ts";
 import { omniglotTransfer } from "./omniglot_transfer.ts";
 import { omniglotComplexity } from "./omniglot_complexity.ts";
-import { omniglotComplexity } from "./omniglot_complexity.ts";
 import { omniglotLearners } from "./omniglot_learners.ts";
 
 /** Every experiment MetaLab knows, in the order `reproduce` runs them. */
@@ -33,7 +32,6 @@ export const EXPERIMENTS: readonly Experiment[] = [
   omniglotReptile,
   omniglotMatching,
   omniglotTransfer,
-  omniglotComplexity,
   omniglotComplexity,
   omniglotLearners,
 ];
