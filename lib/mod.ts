@@ -14,5 +14,6 @@ export * from "./progress/mod.ts";
 export * from "./meta/mod.ts";
 export * from "./eval/mod.ts";
 export * from "./interpret/mod.ts";
+export * from "./zeroshot/mod.ts";
 export * from "./io/mod.ts";
 export * from "./experiments/mod.ts";

@@ -110,6 +110,8 @@ export {
   type SweepResult,
 } from "./sinusoid_regularisation.ts";
 export { type MnistConfig, mnistProtonet, type MnistResult } from "./mnist_protonet.ts";
+export * from "./sinusoid_zero_shot.ts";
+export * from "./mnist_zero_shot.ts";
 export {
   MAML_FAMILY_PRESETS,
   OMNIGLOT_DATA,

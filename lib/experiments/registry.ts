@@ -9,6 +9,8 @@ import { sinusoidK5 } from "./sinusoid_k5.ts";
 import { sinusoidK10 } from "./sinusoid_k10.ts";
 import { sinusoidRegularisation } from "./sinusoid_regularisation.ts";
 import { mnistProtonet } from "./mnist_protonet.ts";
+import { sinusoidZeroShot } from "./sinusoid_zero_shot.ts";
+import { mnistZeroShot } from "./mnist_zero_shot.ts";
 import { omniglotProtonetAnchor } from "./omniglot_protonet_anchor.ts";
 import { omniglotProtonet } from "./omniglot_protonet.ts";
 import { omniglotMaml } from "./omniglot_maml.ts";
@@ -25,6 +27,8 @@ export const EXPERIMENTS: readonly Experiment[] = [
   sinusoidK10,
   sinusoidRegularisation,
   mnistProtonet,
+  sinusoidZeroShot,
+  mnistZeroShot,
   omniglotProtonetAnchor,
   omniglotProtonet,
   omniglotMaml,
