@@ -1,19 +1,23 @@
 /**
- * Benchmarks of the compute layer (issue 2): the three steps MetaLab's experiments spend
- * their time in, on every available backend, against PyTorch 1.13 figures measured on this
- * kind of 2-core machine (CPU, 2 threads, best of several runs).
+ * Benchmarks of the compute layer (issues 2 and 15): the steps MetaLab's experiments spend
+ * their time in, on every available backend, and — with `--peers` — the same steps in PyTorch
+ * (`bench/peers/torch_peer.py`) timed in the same run, alternating ours and theirs (see
+ * lib/bench/peers.ts). There are no PyTorch figures typed in here: a ratio is always ours over
+ * PyTorch's best variant, medians of the same run.
  *
  * - (a) `conv4-protonet-step`: Conv-4 (64 filters, batch norm, 28×28×1) forward + backward +
  *   Adam on a 5-way 1-shot 15-query episode (80 images), ProtoNet loss (squared Euclidean
- *   distance to the class prototypes, softmax cross-entropy). PyTorch: 46 ms; target 5×.
+ *   distance to the class prototypes, softmax cross-entropy).
+ * - (a') `conv4-protonet-20way-step`: the same on a 20-way 1-shot 5-query episode (120 images).
  * - (b) `maml-conv4-32tasks-{second,first}-order`: a MAML meta-step on 32 such tasks, one
  *   inner SGD step (lr 0.4) on the 5 support images, query loss on 75, Adam on the mean
  *   meta-gradient. Tasks run one after another, each task's meta-gradient accumulated, as
- *   in PyTorch (memory stays that of one task). PyTorch: 3.0 s / 1.5 s; target 3×.
+ *   in PyTorch (memory stays that of one task).
+ * - (b'') `maml-conv4-4tasks-5steps-second-order`: 5 inner steps, meta-batch 4 (Finn et al.'s
+ *   MiniImageNet schedule, on Omniglot-sized Conv-4 tasks), second order.
  * - (c) `maml-sinusoid-25tasks-batched`: MLP 1-40-40-1, 25 tasks of K = 10 support + 10
  *   query points, one inner step (lr 0.01), second order, Adam; all 25 tasks as ONE batched
  *   computation (`applyBatched`: tasks along a leading dimension, batched matMul).
- *   PyTorch: 11 ms looping over tasks (2 ms batched); target 2× the 11 ms.
  *
  * Inputs are seeded random tensors of the right shapes: the arithmetic does not depend on
  * the pixel values, and the data layer has its own benchmark. Losses that are differentiated
@@ -23,26 +27,20 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { BACKEND_NAMES, initBackend } from "../backend/mod.ts";
+import { wasmBackendMemory } from "../backend/simd/mod.ts";
 import { conv4, type FunctionalModel, mlp, softmaxCrossEntropy } from "../models/mod.ts";
 import { Rng } from "../random/mod.ts";
-import { type BenchRecord, timeSteps } from "./types.ts";
+import {
+  alternateRounds,
+  type PeerSession,
+  ratioToPyTorch,
+  summarize,
+  type TorchPeer,
+  type VariantTiming,
+} from "./peers.ts";
+import type { BenchRecord } from "./types.ts";
 
-/** PyTorch 1.13 (CPU, 2 threads) on this kind of machine, ms per step. */
-export const PYTORCH_REFERENCE_MS = {
-  conv4ProtonetStep: 46,
-  mamlConv4SecondOrder: 3000,
-  mamlConv4FirstOrder: 1500,
-  mamlSinusoid: 11,
-} as const;
-
-/** Issue 2's targets for the default backend, as multiples of the PyTorch figure. */
-export const TARGET_FACTOR = {
-  conv4ProtonetStep: 5,
-  mamlConv4: 3,
-  mamlSinusoid: 2,
-} as const;
-
-/** How many steps to time per case. */
+/** How many steps to time per case, which cases, and the peer. */
 export interface ComputeBenchOptions {
   /** Timed steps per case on fast backends (default 20; the issue asks for ≥ 20). */
   steps?: number;
@@ -50,11 +48,20 @@ export interface ComputeBenchOptions {
   warmup?: number;
   /**
    * Timed steps per case on `cpu`, which is pure JS and slow (default 1, no warm-up, for (a);
-   * at least 5 for (c); (b) is skipped unless `cpuMaml`).
+   * at least 5 for (c); the Conv-4 MAML cases are skipped unless `cpuMaml`).
    */
   cpuSteps?: number;
-  /** Run (b) on cpu too (minutes per step). Default false. */
+  /** Run the Conv-4 MAML cases on cpu too (minutes per step). Default false. */
   cpuMaml?: boolean;
+  /** Only these cases (names from {@linkcode COMPUTE_CASE_NAMES}); default all. */
+  cases?: string[];
+  /**
+   * The PyTorch peer (lib/bench/peers.ts): each case on a non-cpu backend then alternates
+   * rounds of ours and of every PyTorch variant, and its record gets `ratioToPyTorch`.
+   */
+  peer?: TorchPeer | null;
+  /** Rounds of the alternation (default 4, at most the number of timed steps). */
+  rounds?: number;
   /** Called with one line per finished case (progress). */
   log?: (line: string) => void;
 }
@@ -63,15 +70,15 @@ const WAYS = 5;
 const SHOTS = 1;
 const QUERIES = 15;
 
-function episodeTensors(rng: Rng) {
-  const n = WAYS * (SHOTS + QUERIES);
+function episodeTensors(rng: Rng, ways = WAYS, queries = QUERIES) {
+  const n = ways * (SHOTS + queries);
   const x = tf.tensor(rng.normalArray(n * 28 * 28), [n, 28, 28, 1]);
   const supportLabels = tf.tensor1d(
-    Array.from({ length: WAYS * SHOTS }, (_, i) => i % WAYS),
+    Array.from({ length: ways * SHOTS }, (_, i) => i % ways),
     "int32",
   );
   const queryLabels = tf.tensor1d(
-    Array.from({ length: WAYS * QUERIES }, (_, i) => i % WAYS),
+    Array.from({ length: ways * queries }, (_, i) => i % ways),
     "int32",
   );
   return { x, supportLabels, queryLabels };
@@ -109,12 +116,15 @@ function variables(model: FunctionalModel, rng: Rng): tf.Variable[] {
   });
 }
 
-/** (a): one ProtoNet training step; returns a step function and a disposer. */
-function protonetCase(seed: number) {
+/**
+ * (a): one ProtoNet training step on a `ways`-way 1-shot `queries`-query episode; returns a
+ * step function and a disposer.
+ */
+function protonetCase(seed: number, ways = WAYS, queries = QUERIES) {
   const rng = new Rng(seed);
   const model = conv4({ inputShape: [28, 28, 1], outputs: 0 });
   const params = variables(model, rng);
-  const { x, supportLabels, queryLabels } = episodeTensors(rng);
+  const { x, supportLabels, queryLabels } = episodeTensors(rng, ways, queries);
   const optimizer = tf.train.adam(1e-3);
   const step = async () => {
     const loss = optimizer.minimize(
@@ -122,8 +132,8 @@ function protonetCase(seed: number) {
         protoNetLoss(
           // Differentiated once: the fused batch norm applies (see ApplyOptions).
           model.embed(params, x, { training: true, firstOrderOnly: true }),
-          WAYS * SHOTS,
-          WAYS,
+          ways * SHOTS,
+          ways,
           queryLabels,
         ),
       true,
@@ -139,8 +149,11 @@ function protonetCase(seed: number) {
   return { step, dispose };
 }
 
-/** (b): one MAML meta-step over `tasks` Conv-4 tasks, second or first order. */
-function mamlConv4Case(seed: number, tasks: number, secondOrder: boolean) {
+/**
+ * (b): one MAML meta-step over `tasks` Conv-4 tasks, second or first order, with
+ * `innerSteps` inner SGD steps.
+ */
+function mamlConv4Case(seed: number, tasks: number, secondOrder: boolean, innerSteps = 1) {
   const rng = new Rng(seed);
   const model = conv4({ inputShape: [28, 28, 1], outputs: WAYS });
   const params = variables(model, rng);
@@ -157,22 +170,27 @@ function mamlConv4Case(seed: number, tasks: number, secondOrder: boolean) {
   // (batch norm on wasm) — the query loss always, the support loss in first order only.
   const loss = (p: tf.Tensor[], x: tf.Tensor, y: tf.Tensor, firstOrderOnly: boolean) =>
     softmaxCrossEntropy(model.apply(p, x, { training: true, firstOrderOnly }), y);
-  /** ∇θ of task i's query loss after one inner step (exact, or first-order). */
+  /** φ after `innerSteps` SGD steps on the task's support loss, from `start`. */
+  const adapt = (start: tf.Tensor[], task: typeof episodes[number], firstOrderOnly: boolean) => {
+    let phi = start;
+    for (let k = 0; k < innerSteps; k++) {
+      const current = phi;
+      const g = tf.grads((...q: tf.Tensor[]) =>
+        loss(q, task.support, task.supportLabels, firstOrderOnly)
+      )(current);
+      phi = current.map((t, i) => tf.sub(t, tf.mul(g[i], innerLr)));
+    }
+    return phi;
+  };
+  /** ∇θ of task i's query loss after the inner steps (exact, or first-order). */
   const taskGradient = (task: typeof episodes[number]): tf.Tensor[] =>
     tf.tidy(() => {
       if (secondOrder) {
-        return tf.grads((...theta: tf.Tensor[]) => {
-          const g = tf.grads((...q: tf.Tensor[]) =>
-            loss(q, task.support, task.supportLabels, false)
-          )(theta);
-          const phi = theta.map((t, i) => tf.sub(t, tf.mul(g[i], innerLr)));
-          return loss(phi, task.query, task.queryLabels, true);
-        })(params);
+        return tf.grads((...theta: tf.Tensor[]) =>
+          loss(adapt(theta, task, false), task.query, task.queryLabels, true)
+        )(params);
       }
-      const g = tf.grads((...q: tf.Tensor[]) => loss(q, task.support, task.supportLabels, true))(
-        params,
-      );
-      const phi = params.map((t, i) => tf.sub(t, tf.mul(g[i], innerLr)));
+      const phi = adapt(params, task, true);
       return tf.grads((...q: tf.Tensor[]) => loss(q, task.query, task.queryLabels, true))(phi);
     });
   const step = async () => {
@@ -247,24 +265,209 @@ function mamlSinusoidCase(seed: number, tasks = 25, k = 10) {
   return { step, dispose };
 }
 
-async function measure(
-  make: () => { step: () => Promise<void>; dispose: () => void },
-  steps: number,
-  warmup: number,
-) {
-  const c = make();
+/** One compute case: how to build it, how many steps, and where it runs. */
+interface CaseSpec {
+  name: string;
+  make: () => { step: () => Promise<void>; dispose: () => void };
+  /** Timed steps from the requested number (`n`) and backend. */
+  steps: (n: number, onCpu: boolean) => number;
+  /** Warm-up steps from the requested number (`w`). */
+  warmup: (w: number, onCpu: boolean) => number;
+  /** Minutes per step on cpu: skipped there unless `cpuMaml`. */
+  slowOnCpu: boolean;
+  /** Facts recorded with the case. */
+  extra: Record<string, number | string>;
+}
+
+const same = (n: number) => n;
+// Conv-4 MAML takes seconds per step: fewer warm-up steps, the same number of timed ones.
+const mamlWarmup = (w: number) => Math.min(w, 1);
+
+/** The compute cases, in the order they run. */
+const CASES: CaseSpec[] = [
+  {
+    name: "conv4-protonet-step",
+    make: () => protonetCase(1),
+    steps: same,
+    warmup: same,
+    slowOnCpu: false,
+    extra: { images: 80 },
+  },
+  {
+    name: "conv4-protonet-20way-step",
+    make: () => protonetCase(1, 20, 5),
+    steps: same,
+    warmup: same,
+    slowOnCpu: true,
+    extra: { images: 120 },
+  },
+  {
+    name: "maml-conv4-32tasks-second-order",
+    make: () => mamlConv4Case(2, 32, true),
+    steps: same,
+    warmup: mamlWarmup,
+    slowOnCpu: true,
+    extra: { tasks: 32, innerSteps: 1 },
+  },
+  {
+    name: "maml-conv4-32tasks-first-order",
+    make: () => mamlConv4Case(2, 32, false),
+    steps: same,
+    warmup: mamlWarmup,
+    slowOnCpu: true,
+    extra: { tasks: 32, innerSteps: 1 },
+  },
+  {
+    name: "maml-conv4-4tasks-5steps-second-order",
+    make: () => mamlConv4Case(2, 4, true, 5),
+    steps: same,
+    warmup: mamlWarmup,
+    slowOnCpu: true,
+    extra: { tasks: 4, innerSteps: 5 },
+  },
+  {
+    name: "maml-sinusoid-25tasks-batched",
+    make: () => mamlSinusoidCase(3),
+    // Sub-10 ms steps: more of them, for a stable median.
+    steps: (n, onCpu) => onCpu ? Math.max(n, 5) : Math.max(n, 50),
+    warmup: (w) => Math.max(w, 1),
+    slowOnCpu: false,
+    extra: { tasks: 25 },
+  },
+];
+
+/** The names of the compute cases (what `--case` accepts). */
+export const COMPUTE_CASE_NAMES: readonly string[] = CASES.map((c) => c.name);
+
+/** Peak resident memory of this process (VmHWM), MiB; null where /proc is not readable. */
+function peakRssMiB(): number | null {
   try {
-    return await timeSteps(c.step, { steps, warmup });
+    const m = /VmHWM:\s+(\d+)\s+kB/.exec(Deno.readTextFileSync("/proc/self/status"));
+    return m ? Math.round(Number(m[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Resets VmHWM to the current RSS (Linux `clear_refs` 5), so the next peak is one case's. */
+function resetPeakRss(): boolean {
+  try {
+    Deno.writeTextFileSync("/proc/self/clear_refs", "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Times `steps` calls of `step`, ms each. */
+async function timeEach(step: () => Promise<void>, steps: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    await step();
+    times.push(performance.now() - t0);
+  }
+  return times;
+}
+
+/** What one case measured: ours, and each PyTorch variant of the same run. */
+interface CaseMeasurement {
+  ours: { medianMs: number; minMs: number; steps: number };
+  memory: Record<string, number | string>;
+  peer?: {
+    variants: VariantTiming[];
+    errors: Record<string, string>;
+    rounds: number;
+  };
+}
+
+/**
+ * Builds the case, warms it up, and times it: alone, or in `rounds` alternating rounds with
+ * every variant of `session` (ours, then each PyTorch variant, then ours again, …).
+ */
+async function measureCase(
+  spec: CaseSpec,
+  n: number,
+  w: number,
+  session: PeerSession | null,
+  rounds: number,
+): Promise<CaseMeasurement> {
+  const peakReset = resetPeakRss();
+  const c = spec.make();
+  try {
+    for (let i = 0; i < w; i++) await c.step();
+    let ours: number[];
+    let peer: CaseMeasurement["peer"];
+    if (!session) ours = await timeEach(c.step, n);
+    else {
+      const r = Math.max(1, Math.min(rounds, n));
+      const perRound = Math.ceil(n / r);
+      const errors: Record<string, string> = {};
+      const peaks: Record<string, number> = {};
+      const sides = [
+        () => timeEach(c.step, perRound),
+        ...session.variants.map((variant) => async (round: number) => {
+          if (errors[variant]) return [];
+          try {
+            const reply = await session.run(variant, {
+              steps: perRound,
+              warmup: round === 0 ? w : 0,
+              seed: 1,
+            });
+            peaks[variant] = reply.peakRssKiB;
+            return reply.timesMs;
+          } catch (e) {
+            errors[variant] = (e as Error).message;
+            return [];
+          }
+        }),
+      ];
+      const [mine, ...theirs] = await alternateRounds(r, sides);
+      ours = mine;
+      peer = {
+        rounds: r,
+        errors,
+        variants: session.variants.flatMap((variant, i) =>
+          theirs[i].length
+            ? [{
+              variant,
+              ...summarize(theirs[i]),
+              peakRssMiB: Math.round((peaks[variant] ?? 0) / 1024),
+            }]
+            : []
+        ),
+      };
+    }
+    const memory: Record<string, number | string> = {
+      tfMiB: +(tf.memory().numBytes / 2 ** 20).toFixed(1),
+    };
+    const heap = wasmBackendMemory(tf.backend());
+    if (heap) memory.wasmHeapMiB = Math.round(heap.buffer.byteLength / 2 ** 20);
+    const rss = peakRssMiB();
+    if (rss !== null) {
+      memory.peakRssMiB = rss;
+      if (!peakReset) memory.peakRssNote = "process peak so far (clear_refs not writable)";
+    }
+    return { ours: summarize(ours), memory, peer };
   } finally {
     c.dispose();
   }
 }
 
 /**
- * Runs cases (a), (b) second and first order, and (c) on each backend in `backends`
- * (names from {@linkcode BACKEND_NAMES}; `auto` resolves to the fastest). Records carry the
- * PyTorch reference, the target (reference × factor), and, where cpu ran the same case, the
+ * Runs the compute cases (all, or `options.cases`) on each backend in `backends` (names from
+ * {@linkcode BACKEND_NAMES}; `auto` resolves to the fastest). With `options.peer`, each case on
+ * a non-cpu backend alternates with the PyTorch peer and its record carries
+ * `ratioToPyTorch` (ours / PyTorch's best variant, medians of the same run), `referenceMs`
+ * and `targetMs` (PyTorch's best median: the target is ratio ≤ 1), and `pytorch` (every
+ * variant's median, minimum and peak memory). Where cpu ran the same case, records carry the
  * speed-up over cpu.
+ *
+ * @example
+ * ```ts
+ * const records = await benchCompute(["wasm"], { steps: 5, cases: ["conv4-protonet-step"] });
+ * console.log(records[0].medianMs);
+ * ```
  */
 export async function benchCompute(
   backends: string[],
@@ -273,7 +476,14 @@ export async function benchCompute(
   const steps = options.steps ?? 20;
   const warmup = options.warmup ?? 3;
   const cpuSteps = options.cpuSteps ?? 1;
+  const rounds = options.rounds ?? 4;
   const log = options.log ?? ((line: string) => console.log(line));
+  for (const name of options.cases ?? []) {
+    if (!COMPUTE_CASE_NAMES.includes(name)) {
+      throw new Error(`unknown case "${name}": choose one of ${COMPUTE_CASE_NAMES.join(", ")}`);
+    }
+  }
+  const cases = options.cases ? CASES.filter((c) => options.cases!.includes(c.name)) : CASES;
   const records: BenchRecord[] = [];
   for (const requested of backends) {
     if (!(BACKEND_NAMES as readonly string[]).includes(requested)) {
@@ -282,78 +492,56 @@ export async function benchCompute(
     const info = await initBackend(requested);
     const backend = info.name;
     const onCpu = backend === "cpu";
-    const n = onCpu ? cpuSteps : steps;
-    const w = onCpu ? 0 : warmup;
     if (info.notes.length) log(`[bench compute] ${backend}: ${info.notes.join("; ")}`);
-    const extraInfo = {
-      simd: String(info.simd ?? "n/a"),
-      threads: info.threads ?? 1,
-    };
-    const add = (
-      name: string,
-      timing: { medianMs: number; minMs: number; steps: number },
-      referenceMs: number,
-      factor: number,
-      extra: Record<string, number | string> = {},
-    ) => {
+    const threads = info.threads ?? 1;
+    for (const spec of cases) {
+      if (onCpu && spec.slowOnCpu && !options.cpuMaml) {
+        log(`[bench compute] cpu: ${spec.name} skipped (minutes per step; --cpu-maml runs it)`);
+        continue;
+      }
+      const n = spec.steps(onCpu ? cpuSteps : steps, onCpu);
+      const w = spec.warmup(onCpu ? 0 : warmup, onCpu);
+      // PyTorch runs beside the fast backends only: cpu is pure JS, not a contender.
+      const session = !onCpu && options.peer ? await options.peer.session(spec.name) : null;
+      let m: CaseMeasurement;
+      try {
+        m = await measureCase(spec, n, w, session, rounds);
+      } finally {
+        await session?.close();
+      }
       const record: BenchRecord = {
         suite: "compute",
-        name,
+        name: spec.name,
         backend,
-        ...timing,
-        referenceMs,
-        targetMs: referenceMs * factor,
-        extra: {
-          ...extraInfo,
-          targetFactor: factor,
-          timesPyTorch: +(timing.medianMs / referenceMs).toFixed(2),
-          ...extra,
-        },
+        ...m.ours,
+        extra: { simd: String(info.simd ?? "n/a"), threads, ...spec.extra, ...m.memory },
       };
+      let line = `[bench compute] ${backend} ${spec.name}: median ${m.ours.medianMs.toFixed(1)} ` +
+        `ms, min ${m.ours.minMs.toFixed(1)} ms (${m.ours.steps} steps)`;
+      if (m.peer && options.peer) {
+        const r = ratioToPyTorch(m.ours.medianMs, m.peer.variants);
+        record.pytorch = {
+          version: options.peer.hello.torch,
+          threads,
+          rounds: m.peer.rounds,
+          variants: m.peer.variants,
+          ...(Object.keys(m.peer.errors).length ? { errors: m.peer.errors } : {}),
+        };
+        if (r) {
+          record.ratioToPyTorch = +r.ratio.toFixed(3);
+          record.referenceMs = r.best.medianMs;
+          record.targetMs = r.best.medianMs;
+          record.pytorch.best = r.best.variant;
+          line += `; PyTorch ${r.best.variant} ${r.best.medianMs.toFixed(1)} ms: ours / PyTorch ` +
+            `${r.ratio.toFixed(2)}`;
+        }
+        for (const [variant, error] of Object.entries(m.peer.errors)) {
+          line += `\n[bench compute]   PyTorch ${variant} failed: ${error}`;
+        }
+      }
       records.push(record);
-      log(
-        `[bench compute] ${backend} ${name}: median ${timing.medianMs.toFixed(1)} ms, ` +
-          `min ${timing.minMs.toFixed(1)} ms (${timing.steps} steps; PyTorch ${referenceMs} ms, ` +
-          `target ≤ ${referenceMs * factor} ms)`,
-      );
-    };
-    add(
-      "conv4-protonet-step",
-      await measure(() => protonetCase(1), n, w),
-      PYTORCH_REFERENCE_MS.conv4ProtonetStep,
-      TARGET_FACTOR.conv4ProtonetStep,
-      { images: 80 },
-    );
-    if (!onCpu || options.cpuMaml) {
-      // (b) takes seconds per step: fewer warm-up steps, the same number of timed ones.
-      add(
-        "maml-conv4-32tasks-second-order",
-        await measure(() => mamlConv4Case(2, 32, true), n, Math.min(w, 1)),
-        PYTORCH_REFERENCE_MS.mamlConv4SecondOrder,
-        TARGET_FACTOR.mamlConv4,
-        { tasks: 32 },
-      );
-      add(
-        "maml-conv4-32tasks-first-order",
-        await measure(() => mamlConv4Case(2, 32, false), n, Math.min(w, 1)),
-        PYTORCH_REFERENCE_MS.mamlConv4FirstOrder,
-        TARGET_FACTOR.mamlConv4,
-        { tasks: 32 },
-      );
-    } else {
-      log("[bench compute] cpu: MAML on Conv-4 skipped (minutes per step; --cpu-maml runs it)");
+      log(line);
     }
-    add(
-      "maml-sinusoid-25tasks-batched",
-      await measure(
-        () => mamlSinusoidCase(3),
-        onCpu ? Math.max(n, 5) : Math.max(n, 50),
-        Math.max(w, 1),
-      ),
-      PYTORCH_REFERENCE_MS.mamlSinusoid,
-      TARGET_FACTOR.mamlSinusoid,
-      { tasks: 25, pytorchBatchedMs: 2 },
-    );
   }
   // Speed-up over cpu, where cpu ran the same case.
   for (const r of records) {

@@ -20,10 +20,45 @@ export interface BenchRecord {
   steps: number;
   /** Target in milliseconds, if the issue sets one. */
   targetMs?: number;
-  /** Reference figure (e.g. PyTorch on this machine) in milliseconds. */
+  /** PyTorch's best median of this same run (`--peers`), in milliseconds. */
   referenceMs?: number;
+  /** ours / PyTorch's best variant, medians of the same run (`--peers`): ≤ 1 = we are faster. */
+  ratioToPyTorch?: number;
+  /** The PyTorch side of this case, measured alternating with ours (`--peers`). */
+  pytorch?: PeerCaseRecord;
   /** Anything else worth recording (memory used, speed-up over cpu, ...). */
   extra?: Record<string, number | string>;
+}
+
+/** The PyTorch side of one case (lib/bench/peers.ts). */
+export interface PeerCaseRecord {
+  /** `torch.__version__`. */
+  version: string;
+  /** torch.set_num_threads: the same as ours. */
+  threads: number;
+  /** Alternation rounds (ours, every variant; ours, every variant; …). */
+  rounds: number;
+  /** The variant with the smallest median (what `ratioToPyTorch` divides by). */
+  best?: string;
+  /** Each variant that ran: median, minimum, steps, peak RSS of the peer process. */
+  variants: Array<{
+    variant: string;
+    medianMs: number;
+    minMs: number;
+    steps: number;
+    peakRssMiB?: number;
+  }>;
+  /** Variants that failed, with the peer's message. */
+  errors?: Record<string, string>;
+}
+
+/** Median and minimum of `times` (ms); `steps` = how many. */
+export function summarize(times: number[]): { medianMs: number; minMs: number; steps: number } {
+  if (times.length === 0) throw new Error("summarize: no times to summarize");
+  const sorted = [...times].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const medianMs = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { medianMs, minMs: sorted[0], steps: sorted.length };
 }
 
 /** Times `step` `steps` times after `warmup` calls; returns median and min in ms. */
@@ -38,8 +73,5 @@ export async function timeSteps(
     await step();
     times.push(performance.now() - t0);
   }
-  times.sort((a, b) => a - b);
-  const mid = Math.floor(times.length / 2);
-  const medianMs = times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
-  return { medianMs, minMs: times[0], steps };
+  return summarize(times);
 }

@@ -1,20 +1,35 @@
 /**
- * `deno task bench [--backend NAME …] [--steps N] [--warmup N] [--cpu-steps N] [--cpu-maml]
- * [--no-data] [--out FILE]`: runs the compute benchmarks (lib/bench/compute_bench.ts) on every
- * available backend (or the ones named), plus the data benchmarks (lib/bench/data_bench.ts)
- * when that module exists, prints a table and writes all records to `results/bench.json`
- * (written to a temporary file, then renamed: never half-written).
+ * `deno task bench [--backend NAME …] [--case NAME …] [--peers] [--rounds N] [--steps N]
+ * [--warmup N] [--cpu-steps N] [--cpu-maml] [--no-data] [--out FILE]`: runs the compute
+ * benchmarks (lib/bench/compute_bench.ts) on every available backend (or the ones named), plus
+ * the data benchmarks (lib/bench/data_bench.ts) when that module exists, prints a table and
+ * writes all records to `results/bench.json` (written to a temporary file, then renamed: never
+ * half-written).
+ *
+ * `--peers` also runs the same steps in PyTorch (`bench/peers/torch_peer.py`, with Debian's
+ * python3-torch or `METALAB_PYTHON`), alternating rounds of ours and theirs in this same run,
+ * on our thread count, and prints ours / PyTorch's best variant per case; without torch it
+ * says how to install it and runs ours alone. `--case NAME` runs only the named cases (no
+ * data benchmarks then).
+ *
+ * @example
+ * ```sh
+ * deno task bench --backend wasm --peers --case conv4-protonet-step
+ * ```
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { BACKEND_NAMES, initBackend } from "../backend/mod.ts";
-import { benchCompute } from "../bench/compute_bench.ts";
+import { benchCompute, COMPUTE_CASE_NAMES } from "../bench/compute_bench.ts";
+import { startTorchPeer, type TorchPeer } from "../bench/peers.ts";
 import type { BenchRecord } from "../bench/types.ts";
 import { parseArgs } from "./args.ts";
 import { atomicWrite } from "../files/mod.ts";
 
-const USAGE = `usage: deno task bench [--backend webgpu|wasm|cpu|auto …] [--steps N] [--warmup N]
-                       [--cpu-steps N] [--cpu-maml] [--no-data] [--out FILE]`;
+const USAGE = `usage: deno task bench [--backend webgpu|wasm|cpu|auto …] [--case NAME …] [--peers]
+                       [--rounds N] [--steps N] [--warmup N] [--cpu-steps N] [--cpu-maml]
+                       [--no-data] [--out FILE]
+cases: ${COMPUTE_CASE_NAMES.join(", ")}`;
 
 /** Backends that initialise here, fastest first (always ends with cpu). */
 async function availableBackends(): Promise<string[]> {
@@ -39,36 +54,60 @@ function positiveInt(flag: string, value: unknown, fallback: number): number {
   return n;
 }
 
-function formatTable(records: BenchRecord[]): string {
+/** The ratio as the table prints it: "0.87" or "2.31", "-" when not measured. */
+export function formatRatio(ratio: number | undefined): string {
+  return ratio === undefined ? "-" : ratio.toFixed(2);
+}
+
+/** The records as a table: ours, PyTorch's best variant of the same run, and their ratio. */
+export function formatTable(records: BenchRecord[]): string {
   const rows = [[
     "suite",
     "case",
     "backend",
+    "threads",
     "median ms",
     "min ms",
     "steps",
-    "target ms",
-    "×PyTorch",
+    "PyTorch best (median / min ms)",
+    "ours / PyTorch",
+    "peak RSS MiB ours / PyTorch",
     "×cpu speed-up",
-    "target",
   ]];
   for (const r of records) {
-    const met = r.targetMs === undefined ? "" : r.medianMs <= r.targetMs ? "met" : "MISSED";
+    const best = r.pytorch?.variants.find((v) => v.variant === r.pytorch?.best);
+    const ours = r.extra?.peakRssMiB;
     rows.push([
       r.suite,
       r.name,
       r.backend ?? "-",
+      r.extra?.threads === undefined ? "-" : String(r.extra.threads),
       r.medianMs.toFixed(1),
       r.minMs.toFixed(1),
       String(r.steps),
-      r.targetMs === undefined ? "-" : String(r.targetMs),
-      r.extra?.timesPyTorch === undefined ? "-" : String(r.extra.timesPyTorch),
+      best ? `${best.variant} ${best.medianMs.toFixed(1)} / ${best.minMs.toFixed(1)}` : "-",
+      formatRatio(r.ratioToPyTorch),
+      ours === undefined && !best ? "-" : `${ours ?? "?"} / ${best?.peakRssMiB ?? "-"}`,
       r.extra?.speedupOverCpu === undefined ? "-" : String(r.extra.speedupOverCpu),
-      met,
     ]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
   return rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c])).join("  ")).join("\n");
+}
+
+/**
+ * The PyTorch side of a run in the shape `deno task docs add-bench --pytorch FILE` reads:
+ * per case PyTorch's best median of this same run.
+ */
+export function pytorchSummary(records: BenchRecord[]) {
+  const measured = records.filter((r) => r.pytorch?.best !== undefined);
+  if (!measured.length) return null;
+  return {
+    version: measured[0].pytorch!.version,
+    threads: measured[0].pytorch!.threads,
+    statistic: "median of the best variant, alternating with ours in the same run",
+    cases: measured.map((r) => ({ name: r.name, ms: r.referenceMs!, variant: r.pytorch!.best })),
+  };
 }
 
 /** Runs the bench command with `argv` (without the program name). */
@@ -80,6 +119,9 @@ export async function main(argv: string[]): Promise<void> {
     "cpu-steps": "string",
     "cpu-maml": "bool",
     "no-data": "bool",
+    case: "list",
+    peers: "bool",
+    rounds: "string",
     out: "string",
     help: "bool",
   });
@@ -97,6 +139,13 @@ export async function main(argv: string[]): Promise<void> {
   const steps = positiveInt("steps", flags.steps, 20);
   const warmup = positiveInt("warmup", flags.warmup, 3);
   const cpuSteps = positiveInt("cpu-steps", flags["cpu-steps"], 1);
+  const rounds = positiveInt("rounds", flags.rounds, 4);
+  const cases = flags.case as string[] | undefined;
+  for (const name of cases ?? []) {
+    if (!COMPUTE_CASE_NAMES.includes(name)) {
+      throw new Error(`unknown case "${name}": choose one of ${COMPUTE_CASE_NAMES.join(", ")}`);
+    }
+  }
   const out = (flags.out as string | undefined) ??
     new URL("../../results/bench.json", import.meta.url).pathname;
   const backends = requested.length ? requested : await availableBackends();
@@ -104,12 +153,38 @@ export async function main(argv: string[]): Promise<void> {
     `[bench] backends: ${backends.join(", ")}; ${steps} timed steps after ${warmup} warm-up`,
   );
 
-  const records: BenchRecord[] = await benchCompute(backends, {
-    steps,
-    warmup,
-    cpuSteps,
-    cpuMaml: Boolean(flags["cpu-maml"]),
-  });
+  // The peer runs on our thread count, known once the first fast backend is up.
+  let peer: TorchPeer | null = null;
+  let peerNote: string | null = null;
+  const fast = backends.find((b) => b !== "cpu");
+  if (flags.peers && !fast) peerNote = "PyTorch peer skipped: it runs beside wasm/webgpu only";
+  else if (flags.peers) {
+    const info = await initBackend(fast!);
+    const started = await startTorchPeer({ threads: info.threads ?? 1 });
+    if ("skipped" in started) peerNote = started.skipped;
+    else {
+      peer = started;
+      peerNote = `PyTorch ${started.hello.torch} (${started.python}), ` +
+        `${started.hello.threads} thread${started.hello.threads > 1 ? "s" : ""}, ` +
+        `functorch ${started.hello.functorch ? "yes" : "no"}; ${rounds} alternating rounds`;
+    }
+    console.log(`[bench] ${peerNote}`);
+  }
+
+  let records: BenchRecord[];
+  try {
+    records = await benchCompute(backends, {
+      steps,
+      warmup,
+      cpuSteps,
+      cpuMaml: Boolean(flags["cpu-maml"]),
+      cases,
+      peer,
+      rounds,
+    });
+  } finally {
+    await peer?.close();
+  }
 
   // The data benchmarks live in another module, which may not exist in every checkout.
   const dataBench = new URL("../bench/data_bench.ts", import.meta.url);
@@ -119,7 +194,7 @@ export async function main(argv: string[]): Promise<void> {
   } catch {
     dataPresent = false;
   }
-  if (dataPresent && !flags["no-data"]) {
+  if (dataPresent && !flags["no-data"] && !cases) {
     const info = await initBackend(backends[0] === "cpu" ? "cpu" : backends[0]);
     console.log(`[bench] data benchmarks on ${info.name}`);
     const mod = await import(dataBench.href) as { benchData?: () => Promise<BenchRecord[]> };
@@ -141,7 +216,9 @@ export async function main(argv: string[]): Promise<void> {
     },
     tfjs: tf.version.tfjs,
     backends,
-    options: { steps, warmup, cpuSteps },
+    options: { steps, warmup, cpuSteps, rounds, cases: cases ?? null, peers: !!flags.peers },
+    peer: peerNote,
+    pytorch: pytorchSummary(records),
     records,
   };
   await atomicWrite(out, JSON.stringify(report, null, 2) + "\n");
