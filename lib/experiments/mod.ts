@@ -150,6 +150,15 @@ export {
   fitGrowth,
   omniglotComplexity,
 } from "./omniglot_complexity.ts";
+export {
+  omniglotDataScarcity,
+  SCARCITY_LEARNERS,
+  scarcityLabel,
+  type ScarcityConfig,
+  type ScarcityLearner,
+  type ScarcityResult,
+  type ScarcityRun,
+} from "./omniglot_data_scarcity.ts";
 export { EXPERIMENTS, findExperiment } from "./registry.ts";
 export {
   COURSE_MODES,

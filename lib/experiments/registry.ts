@@ -19,6 +19,7 @@ import { omniglotReptile } from "./omniglot_reptile.ts";
 import { omniglotMatching } from "./omniglot_matching.ts";
 import { omniglotTransfer } from "./omniglot_transfer.ts";
 import { omniglotComplexity } from "./omniglot_complexity.ts";
+import { omniglotDataScarcity } from "./omniglot_data_scarcity.ts";
 import { omniglotLearners } from "./omniglot_learners.ts";
 
 /** Every experiment MetaLab knows, in the order `reproduce` runs them. */
@@ -37,6 +38,7 @@ export const EXPERIMENTS: readonly Experiment[] = [
   omniglotMatching,
   omniglotTransfer,
   omniglotComplexity,
+  omniglotDataScarcity,
   omniglotLearners,
 ];
 
