@@ -179,6 +179,15 @@ Deno.test("one quick experiment: the same metrics from reproduce and from a note
       course.trainingCurves,
       file.curves.filter((c: { title: string }) => c.title.includes("meta-training")),
     );
+    // A lighter evaluation for a notebook: said on the label, the run's own value beside it.
+    const lighter = await courseRun(sinusoidK5, {
+      resultsDir: `${out}/none`,
+      shippedDir: out,
+      trainedOverrides: { evalEpisodes: 3 },
+    });
+    assert.equal(lighter.config.evalEpisodes, 3);
+    assert.match(lighter.label, /; evalEpisodes=3 here \(the run: \d+\)$/);
+    assert.deepEqual(lighter.trainedResult?.metrics, file.metrics);
     // Without trained models it trains the quick preset, and says so.
     const none = await courseRun(sinusoidK5, {
       resultsDir: `${out}/none`,

@@ -91,6 +91,13 @@ export interface CourseRunOptions {
   mode?: CourseMode;
   /** Config overrides, as `--set` (in `trained` mode they change the evaluation only). */
   overrides?: Record<string, unknown>;
+  /**
+   * Overrides for `trained` mode only, after `overrides`: a lighter evaluation so that a
+   * notebook answers in seconds, e.g. `{ evalEpisodes: 200 }` — the first 200 of the run's
+   * test episodes (the same seed draws the same episodes in the same order). The label says
+   * what differs from the run, and `trainedResult` keeps the run's own numbers.
+   */
+  trainedOverrides?: Record<string, unknown>;
   /** Live per-step statistics while training (quick and full modes). */
   onStep?: StepFn;
   /** Where the user's own full runs are (default `results/full`). */
@@ -142,7 +149,7 @@ export async function courseRun<S extends ConfigSchema, R>(
     if (dir !== null) {
       const run = await runExperiment(experiment, {
         from: dir,
-        overrides: options.overrides,
+        overrides: { ...options.overrides, ...options.trainedOverrides },
         outDir: null,
         log,
       });
@@ -152,10 +159,14 @@ export async function courseRun<S extends ConfigSchema, R>(
       } catch {
         trained = undefined; // models without their results file: no recorded curves
       }
+      const lighter = Object.entries(options.trainedOverrides ?? {}).map(([key, value]) => {
+        const recorded = (trained?.config as Record<string, unknown> | undefined)?.[key];
+        return `${key}=${value} here` + (recorded === undefined ? "" : ` (the run: ${recorded})`);
+      });
       return {
         ...run,
         mode,
-        label: describeTrained(dir, trained),
+        label: describeTrained(dir, trained) + (lighter.length ? `; ${lighter.join(", ")}` : ""),
         trainingCurves: (trained?.curves ?? []).filter((c) => /meta-training/.test(c.title)),
         trainedResult: trained,
       };
