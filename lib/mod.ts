@@ -17,3 +17,4 @@ export * from "./interpret/mod.ts";
 export * from "./zeroshot/mod.ts";
 export * from "./io/mod.ts";
 export * from "./experiments/mod.ts";
+export * from "./sweep/mod.ts";
