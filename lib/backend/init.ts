@@ -129,8 +129,11 @@ const state: BackendState = { webgpuLoaded: false };
 const MAX_WASM_THREADS = 8;
 
 /**
- * wasm threads when `METALAB_WASM_THREADS` is unset: the cores that are idle now, i.e. the
- * logical cores less the 1-minute load average (rounded), at least 1 and at most 8.
+ * wasm threads from the 1-minute load average: the logical cores less the load (rounded), at
+ * least 1 and at most 8. The fallback of {@linkcode wasmThreadsChoice} where /proc/stat cannot
+ * be read (not Linux, or no --allow-read): the load average still counts a job that ended
+ * within the last minute or so (load 1.58 on an idle 2-core machine right after one), which is
+ * why the CPU time idle now ({@linkcode idleThreadsFromProcStat}) comes first.
  *
  * Why not always every core: every XNNPACK op, however small, wakes the thread pool, and on
  * a machine busy with other jobs the pool's threads wait for a core. On the 2-core machine
@@ -147,16 +150,115 @@ export function idleCoreThreads(cores: number, load1: number): number {
   return Math.max(1, Math.min(MAX_WASM_THREADS, idle));
 }
 
-/** The thread count for wasm and why (for {@linkcode BackendInfo.notes}). */
-function wasmThreadsChoice(): { threads: number; reason: string } {
+/**
+ * The aggregate `cpu` line of a /proc/stat text: idle jiffies (idle + iowait), all jiffies
+ * (user … steal; guest time is already inside user), and how many `cpuN` lines it lists.
+ * Null when there is no well-formed `cpu` line.
+ */
+export function parseProcStat(text: string): { idle: number; total: number; cpus: number } | null {
+  const line = text.split("\n").find((l) => /^cpu\s/.test(l));
+  if (!line) return null;
+  const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  if (f.length < 4 || f.some((v) => !Number.isFinite(v) || v < 0)) return null;
+  const [user, nice, system, idle, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
+  const cpus = text.split("\n").filter((l) => /^cpu\d+\s/.test(l)).length;
+  return {
+    idle: idle + iowait,
+    total: user + nice + system + idle + iowait + irq + softirq + steal,
+    cpus: Math.max(1, cpus),
+  };
+}
+
+/**
+ * wasm threads from two /proc/stat samples taken a fraction of a second apart: the cores idle
+ * between them (idle share of the jiffies × the CPUs listed, rounded), at least 1, at most
+ * `cores` (this process's logical cores) and 8. Null when a sample is unreadable or no time
+ * passed between them. A job that ended a second ago no longer counts, unlike the load average.
+ *
+ * @example
+ * ```ts
+ * const before = "cpu  100 0 50 1000 0 0 0 0 0 0\ncpu0 …\ncpu1 …\n";
+ * const after = "cpu  110 0 55 1185 0 0 0 0 0 0\ncpu0 …\ncpu1 …\n";
+ * idleThreadsFromProcStat(before, after, 2); // 185 of 200 jiffies idle on 2 CPUs → 2
+ * ```
+ */
+export function idleThreadsFromProcStat(
+  before: string,
+  after: string,
+  cores: number,
+): number | null {
+  const a = parseProcStat(before), b = parseProcStat(after);
+  if (!a || !b) return null;
+  const total = b.total - a.total;
+  const idle = b.idle - a.idle;
+  if (!(total > 0) || idle < 0) return null;
+  const idleCores = Math.min(1, idle / total) * b.cpus;
+  return Math.max(1, Math.min(MAX_WASM_THREADS, Math.floor(cores), Math.round(idleCores)));
+}
+
+/** How long {@linkcode wasmThreadsChoice} watches /proc/stat, ms (a blocking sleep, no CPU). */
+const IDLE_SAMPLE_MS = 250;
+
+/** Threads from the CPU time idle over the next {@linkcode IDLE_SAMPLE_MS}; null off Linux. */
+function sampleIdleThreads(cores: number): { threads: number; idleNote: string } | null {
+  let before: string, after: string;
+  try {
+    before = Deno.readTextFileSync("/proc/stat");
+    // A real sleep (this thread blocks without spinning), so the sample does not count us.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, IDLE_SAMPLE_MS);
+    after = Deno.readTextFileSync("/proc/stat");
+  } catch {
+    return null; // no /proc/stat or no --allow-read
+  }
+  const threads = idleThreadsFromProcStat(before, after, cores);
+  if (threads === null) return null;
+  const a = parseProcStat(before)!, b = parseProcStat(after)!;
+  const idleCores = ((b.idle - a.idle) / (b.total - a.total)) * b.cpus;
+  return {
+    threads,
+    idleNote: `${idleCores.toFixed(2)} idle over ${IDLE_SAMPLE_MS} ms of /proc/stat`,
+  };
+}
+
+/**
+ * `METALAB_WASM_THREADS` checked: undefined when unset (or empty, or no --allow-env), else
+ * `"auto"` or an integer 1–8 as a string.
+ *
+ * @throws Error naming the value when it is neither.
+ */
+function wasmThreadsEnv(): string | undefined {
   let env: string | undefined;
   try {
     env = Deno.env.get("METALAB_WASM_THREADS");
   } catch {
     env = undefined; // no --allow-env: the default
   }
+  if (env === undefined || env === "" || env === "auto") return env || undefined;
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WASM_THREADS) {
+    throw new Error(
+      `METALAB_WASM_THREADS must be "auto" or an integer from 1 to ${MAX_WASM_THREADS}, ` +
+        `got "${env}"`,
+    );
+  }
+  return env;
+}
+
+/**
+ * The thread count for wasm and why (for {@linkcode BackendInfo.notes}): unset = the cores idle
+ * now, from /proc/stat over {@linkcode IDLE_SAMPLE_MS} (else from the load average).
+ */
+function wasmThreadsChoice(): { threads: number; reason: string } {
+  const env = wasmThreadsEnv();
   const cores = navigator.hardwareConcurrency || 1;
-  if (env === undefined || env === "") {
+  if (env === undefined) {
+    const idle = sampleIdleThreads(cores);
+    if (idle) {
+      return {
+        threads: idle.threads,
+        reason: `the idle cores (${cores} cores, ${idle.idleNote}; METALAB_WASM_THREADS unset)`,
+      };
+    }
     let load1 = NaN;
     try {
       load1 = Deno.loadavg()[0];
@@ -177,19 +279,14 @@ function wasmThreadsChoice(): { threads: number; reason: string } {
     };
   }
   const n = Number(env);
-  if (!Number.isInteger(n) || n < 1 || n > MAX_WASM_THREADS) {
-    throw new Error(
-      `METALAB_WASM_THREADS must be "auto" or an integer from 1 to ${MAX_WASM_THREADS}, ` +
-        `got "${env}"`,
-    );
-  }
   return { threads: n, reason: `METALAB_WASM_THREADS=${n}` };
 }
 
 /**
  * Threads wanted for wasm: `METALAB_WASM_THREADS` if set (an integer 1–8, 1 = the
- * single-threaded build; or `auto` = the logical cores, at most 8), else the idle cores
- * ({@linkcode idleCoreThreads}).
+ * single-threaded build; or `auto` = the logical cores, at most 8), else the cores idle now
+ * ({@linkcode idleThreadsFromProcStat} over a quarter of a second; where /proc/stat is not
+ * readable, {@linkcode idleCoreThreads} from the load average).
  *
  * @throws Error when `METALAB_WASM_THREADS` is neither `auto` nor an integer in 1..8.
  */
@@ -288,8 +385,9 @@ export async function initBackend(choice: string = "auto"): Promise<BackendInfo>
   if (!(BACKEND_NAMES as readonly string[]).includes(choice)) {
     throw new Error(`unknown backend "${choice}": choose one of ${BACKEND_NAMES.join(", ")}`);
   }
-  // A bad METALAB_WASM_THREADS is an error whichever backend `auto` would end up on.
-  if (choice === "auto" || choice === "wasm") wasmThreadsWanted();
+  // A bad METALAB_WASM_THREADS is an error whichever backend `auto` would end up on (checked
+  // without sampling the idle cores: that happens once, when wasm is set up).
+  if (choice === "auto" || choice === "wasm") wasmThreadsEnv();
   const { kernelsAdded, gradientsAdded } = registerExtensions();
   const notes: string[] = [];
   let adapter: string | undefined;

@@ -13,7 +13,9 @@
 export {
   BACKEND_NAMES,
   idleCoreThreads,
+  idleThreadsFromProcStat,
   initBackend,
+  parseProcStat,
   registerExtensions,
   wasmThreadsWanted,
 } from "./init.ts";
