@@ -159,6 +159,17 @@ export {
   type ScarcityResult,
   type ScarcityRun,
 } from "./omniglot_data_scarcity.ts";
+export {
+  CROSS_DOMAIN_LEARNERS,
+  CROSS_DOMAIN_REFERENCE,
+  type CrossDomain,
+  type CrossDomainConfig,
+  type CrossDomainLearner,
+  type CrossDomainResult,
+  type CrossDomainRun,
+  mnistInOmniglotConvention,
+  omniglotToMnist,
+} from "./omniglot_cross_domain.ts";
 export { EXPERIMENTS, findExperiment } from "./registry.ts";
 export {
   COURSE_MODES,

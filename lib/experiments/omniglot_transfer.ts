@@ -157,8 +157,15 @@ const HEAD_OF: Record<string, { head: PretrainHead; fewShot: FewShotHead }> = {
   "centroid": { head: "linear", fewShot: "centroid" },
 };
 
-/** The learner of `label` (a phase, or a rule) for `config`, untrained. */
-function transferLearner(label: string, config: TransferConfig, seed = 0): TransferBaseline {
+/**
+ * The learner of `label` (a phase: `pretrain-linear`, `pretrain-cosine`; or a rule: `baseline`,
+ * `baseline++`, `centroid`) for `config`, untrained, as `omniglot-transfer` builds it.
+ */
+export function transferLearner(
+  label: string,
+  config: TransferConfig,
+  seed = 0,
+): TransferBaseline {
   const kind = HEAD_OF[label];
   if (!kind) {
     throw new Error(

@@ -20,6 +20,7 @@ import { omniglotMatching } from "./omniglot_matching.ts";
 import { omniglotTransfer } from "./omniglot_transfer.ts";
 import { omniglotComplexity } from "./omniglot_complexity.ts";
 import { omniglotDataScarcity } from "./omniglot_data_scarcity.ts";
+import { omniglotToMnist } from "./omniglot_cross_domain.ts";
 import { omniglotLearners } from "./omniglot_learners.ts";
 
 /** Every experiment MetaLab knows, in the order `reproduce` runs them. */
@@ -39,6 +40,7 @@ export const EXPERIMENTS: readonly Experiment[] = [
   omniglotTransfer,
   omniglotComplexity,
   omniglotDataScarcity,
+  omniglotToMnist,
   omniglotLearners,
 ];
 

@@ -1,0 +1,103 @@
+/**
+ * `omniglot-to-mnist` (lib/experiments/omniglot_cross_domain.ts): MNIST in Omniglot's image
+ * convention, every learner tested on the same episodes of both domains, the reference
+ * numbers quoted for direction, and its knobs checked.
+ */
+import assert from "node:assert/strict";
+import { initBackend } from "../lib/backend/mod.ts";
+import { loadMnist } from "../lib/datasets/mod.ts";
+import {
+  ConfigError,
+  CROSS_DOMAIN_LEARNERS,
+  CROSS_DOMAIN_REFERENCE,
+  mnistInOmniglotConvention,
+  omniglotToMnist,
+  runConfig,
+  runExperiment,
+} from "../lib/experiments/mod.ts";
+
+await initBackend("wasm");
+
+Deno.test("mnistInOmniglotConvention: the same digits, strokes 1 on 0, rounded to bytes", () => {
+  const mnist = loadMnist();
+  const converted = mnistInOmniglotConvention();
+  assert.equal(converted.numExamples, mnist.numExamples);
+  assert.deepEqual(converted.itemShape, [28, 28, 1]);
+  assert.deepEqual([...converted.labels.slice(0, 50)], [...mnist.labels.slice(0, 50)]);
+  const a = new Float32Array(784);
+  const b = new Float32Array(784);
+  for (const index of [0, 4321, 9999]) {
+    mnist.writeExample(index, a, 0);
+    converted.writeExample(index, b, 0);
+    for (let i = 0; i < 784; i++) {
+      assert.ok(Math.abs(a[i] - b[i]) <= 0.5 / 255 + 1e-6, `example ${index} pixel ${i}`);
+      assert.ok(Math.abs(b[i] * 255 - Math.round(b[i] * 255)) < 1e-4, "a byte value");
+    }
+    // Light strokes on a dark background, as Omniglot's ink: the border is background (0).
+    assert.equal(b[0], 0);
+    assert.ok(Math.max(...b) > 0.9, `example ${index} has strokes near 1`);
+  }
+});
+
+Deno.test("omniglot-to-mnist: the reference covers every learner; bad shots are refused", async () => {
+  assert.deepEqual(Object.keys(CROSS_DOMAIN_REFERENCE).sort(), [...CROSS_DOMAIN_LEARNERS].sort());
+  // The direction the reference shows: meta-learners ahead at 1 shot.
+  assert.ok(CROSS_DOMAIN_REFERENCE.protonet[1] > CROSS_DOMAIN_REFERENCE.baseline[1]);
+  const { config } = await runConfig(omniglotToMnist, { preset: "quick" });
+  for (const name of CROSS_DOMAIN_LEARNERS) {
+    const learner = omniglotToMnist.learner!(name, config);
+    assert.ok(learner.name.startsWith(name), `${name} → ${learner.name}`);
+    learner.dispose();
+  }
+  assert.throws(() => omniglotToMnist.learner!("reptile", config), /unknown omniglot-to-mnist/);
+  await assert.rejects(
+    runConfig(omniglotToMnist, { preset: "quick", overrides: { mnistShots: "1,2.5" } }),
+    (e) => e instanceof ConfigError && /mnistShots must be whole numbers, got 2.5/.test(e.message),
+  );
+  await assert.rejects(
+    runConfig(omniglotToMnist, {
+      preset: "quick",
+      overrides: { queries: "10", omniglotShots: "10,11" },
+    }),
+    ConfigError,
+  );
+});
+
+const omniglotHere = omniglotToMnist.needs.every((n) => n.available());
+
+Deno.test({
+  name: "omniglot-to-mnist: every learner trained once and tested on both domains",
+  ignore: !omniglotHere,
+  async fn() {
+    const run = await runExperiment(omniglotToMnist, {
+      preset: "quick",
+      outDir: null,
+      overrides: {
+        omniglotShots: "1,2",
+        mnistShots: "1",
+        queries: 1,
+        protoSteps: 2,
+        mamlSteps: 1,
+        metaBatchSize: 1,
+        pretrainSteps: 2,
+        headEpochs: 2,
+        filters: 4,
+        evalEpisodes: 2,
+      },
+      log: () => {},
+    });
+    assert.deepEqual(Object.keys(run.details.learners), [...CROSS_DOMAIN_LEARNERS]);
+    assert.deepEqual(run.metrics.map((m) => m.name), [
+      ...CROSS_DOMAIN_LEARNERS.flatMap((
+        l,
+      ) => [`Omniglot 5-way 1-shot ${l}`, `Omniglot 5-way 2-shot ${l}`]),
+      ...CROSS_DOMAIN_LEARNERS.map((l) => `MNIST 5-way 1-shot ${l}`),
+    ]);
+    for (const m of run.metrics) {
+      assert.equal(m.episodes, 2, m.name);
+      assert.ok(m.value !== null && m.value >= 0 && m.value <= 100, `${m.name}: ${m.value}`);
+    }
+    assert.ok(run.notes.some((n) => /Patacchiola et al\. 2020/.test(n)));
+    assert.ok(run.notes.some((n) => /pipeline check/.test(n)));
+  },
+});
