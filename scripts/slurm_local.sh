@@ -121,6 +121,8 @@ start() {
   if [ "$(id -u)" = 0 ] && id munge >/dev/null 2>&1; then
     chown -R munge:munge "$DIR/munge" "$DIR/munge-key"
   fi
+  as_munge test -x "$DIR/munge" ||
+    die "the munge user cannot reach $DIR/munge: a folder above it is closed to other users (chmod o+x it, or choose another METALAB_SLURM_DIR)"
   as_munge munged --socket="$MUNGE_SOCKET" --key-file="$DIR/munge-key/munge.key" \
     --pid-file="$DIR/munge/munged.pid" --log-file="$DIR/munge/munged.log" \
     --seed-file="$DIR/munge-key/munged.seed" ||
