@@ -13,6 +13,7 @@ export * from "./plot/mod.ts";
 export * from "./progress/mod.ts";
 export * from "./meta/mod.ts";
 export * from "./eval/mod.ts";
+export * from "./distill/mod.ts";
 export * from "./interpret/mod.ts";
 export * from "./zeroshot/mod.ts";
 export * from "./io/mod.ts";

@@ -13,14 +13,18 @@ import {
   countErrors,
   distillationLoss,
   DistilledProtoNet,
+  ExampleBatches,
   flopsPerExample,
   parameterCount,
   softTargetLoss,
   softTargets,
   type Teacher,
+  teacherLogits,
   teacherOf,
   timePerEpisode,
 } from "../lib/distill/mod.ts";
+import { ArrayDataset } from "../lib/datasets/mod.ts";
+import { mnistDistillSplit } from "../lib/experiments/mod.ts";
 import { metaTrain, ProtoNet, taskSampler } from "../lib/meta/mod.ts";
 import { conv4, mlp, softmaxCrossEntropy } from "../lib/models/mod.ts";
 import { Rng } from "../lib/random/mod.ts";
@@ -332,4 +336,48 @@ Deno.test("timePerEpisode times every episode after the warm-up", () => {
   assert.ok(t.medianMs >= 0 && t.meanMs >= 0);
   assert.throws(() => timePerEpisode(learner, []), /no episodes/);
   tf.dispose([task.support, task.query] as never);
+});
+
+Deno.test("ExampleBatches serve the teacher's precomputed logits of exactly the batch drawn", () => {
+  const rng = new Rng(4);
+  const data = new ArrayDataset({
+    name: "toy",
+    data: rng.normalArray(30 * 6),
+    itemShape: [2, 3],
+    labels: Array.from({ length: 30 }, (_, i) => i % 3),
+  });
+  const w = tf.tensor2d(rng.normalArray(6 * 3), [6, 3]);
+  const teacher: Teacher = { logits: (x) => tf.matMul(tf.reshape(x, [-1, 6]), w) };
+  const train = Array.from({ length: 20 }, (_, i) => i + 5); // examples 5 … 24
+  const logits = teacherLogits(teacher, data, train, { batchSize: 7 });
+  assert.equal(logits.length, 20 * 3);
+  const batches = new ExampleBatches(data, train, { batchSize: 8, teacherLogits: logits });
+  const batch = batches.sample(new Rng(1));
+  assert.deepEqual(batch.support.x.shape, [8, 2, 3]);
+  assert.deepEqual(batch.query.x.shape, [0, 2, 3]);
+  // Looked up, not recomputed, yet the same numbers as the teacher's forward pass.
+  assertAllClose(batches.logits(batch.support.x), teacher.logits(batch.support.x), { atol: 1e-5 });
+  assert.throws(() => batches.logits(tf.zeros([8, 2, 3])), /not the input of a batch/);
+  // Labels are the examples' own; flattened inputs are rows.
+  const flat = new ExampleBatches(data, train, { batchSize: 4, flatten: true });
+  const b = flat.sample(new Rng(2));
+  assert.deepEqual(b.support.x.shape, [4, 6]);
+  const rows = b.support.x.arraySync() as number[][];
+  const ys = b.support.y.arraySync() as number[];
+  rows.forEach((row, i) => {
+    const example = train.find((e) => data.data[e * 6] === row[0])!;
+    assert.equal(ys[i], data.labels[example]);
+  });
+  assert.throws(() => flat.logits(b.support.x), /no teacher/);
+  assert.throws(() => new ExampleBatches(data, [30], { batchSize: 1 }), /example 30 is outside/);
+  tf.dispose([w, batch.support, batch.query, b.support, b.query] as never);
+});
+
+Deno.test("mnist-distill's split: 2,000 test digits, every 5th, disjoint from the 8,000 training ones", () => {
+  const { train, test } = mnistDistillSplit();
+  assert.equal(train.length, 8000);
+  assert.equal(test.length, 2000);
+  assert.ok(test.every((i) => i % 5 === 4));
+  const seen = new Set(train);
+  assert.ok(test.every((i) => !seen.has(i)));
 });

@@ -33,3 +33,4 @@ export {
 } from "./classifier.ts";
 export { DistilledProtoNet, type DistilledProtoNetOptions } from "./fewshot.ts";
 export { type EpisodeTiming, flopsPerExample, parameterCount, timePerEpisode } from "./measure.ts";
+export { ExampleBatches, type ExampleBatchesOptions, teacherLogits } from "./batches.ts";

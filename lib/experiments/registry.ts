@@ -18,6 +18,8 @@ import { omniglotAnilMetasgd } from "./omniglot_anil_metasgd.ts";
 import { omniglotReptile } from "./omniglot_reptile.ts";
 import { omniglotMatching } from "./omniglot_matching.ts";
 import { omniglotTransfer } from "./omniglot_transfer.ts";
+import { mnistDistill } from "./mnist_distill.ts";
+import { omniglotDistill } from "./omniglot_distill.ts";
 import { omniglotComplexity } from "./omniglot_complexity.ts";
 import { omniglotDataScarcity } from "./omniglot_data_scarcity.ts";
 import { omniglotToMnist } from "./omniglot_cross_domain.ts";
@@ -38,6 +40,8 @@ export const EXPERIMENTS: readonly Experiment[] = [
   omniglotReptile,
   omniglotMatching,
   omniglotTransfer,
+  mnistDistill,
+  omniglotDistill,
   omniglotComplexity,
   omniglotDataScarcity,
   omniglotToMnist,
