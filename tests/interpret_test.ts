@@ -22,6 +22,9 @@ import {
   integratedGradients,
   layerRepresentations,
   linearCka,
+  objectiveGradient,
+  objectiveIntegratedGradients,
+  objectiveSmoothGrad,
   pca,
   pearson,
   projectPca,
@@ -29,6 +32,7 @@ import {
   smoothGrad,
 } from "../lib/interpret/mod.ts";
 import { assertAllClose, assertNoTensorLeak } from "../lib/testing/mod.ts";
+import { courseLearners, sinusoidK10 } from "../lib/experiments/mod.ts";
 import { clusterTask } from "./meta_fixtures.ts";
 
 await initBackend("wasm");
@@ -252,6 +256,36 @@ Deno.test("integratedGradients: attributions add up to s(x) − s(x̄) on a non-
   tf.dispose([...params, x, ig]);
 });
 
+Deno.test("objective attributions: of Σx², the gradient is 2x, SmoothGrad ≈ 2x, IG exactly x²", async () => {
+  const x = tf.tensor2d([[1, -2, 0.5], [3, 0, -1]]);
+  const objective = (v: tf.Tensor) => tf.sum(tf.square(v)) as tf.Scalar;
+  const g = objectiveGradient(objective, x);
+  assertAllClose(g, [[2, -4, 1], [6, 0, -2]], { atol: 1e-6 });
+  // The gradient at x + ε is 2(x + ε), so SmoothGrad is 2x + 2·mean(ε): replay the same seeded
+  // noise (σ = 0.1 · (max x − min x) = 0.5, drawn sample by sample in row-major order).
+  const sg = objectiveSmoothGrad(objective, x, { rng: new Rng(3), samples: 40, noiseLevel: 0.1 });
+  const replay = new Rng(3);
+  const meanNoise = [0, 0, 0, 0, 0, 0];
+  for (let s = 0; s < 40; s++) {
+    for (let i = 0; i < 6; i++) meanNoise[i] += replay.normal(0, 0.5) / 40;
+  }
+  assertAllClose(sg, [2, -4, 1, 6, 0, -2].map((v, i) => v + 2 * meanNoise[i]), { atol: 1e-5 });
+  // The integrand 2αx is linear in α, so the midpoint rule is exact with any number of points.
+  const ig = objectiveIntegratedGradients(objective, x, { steps: 2 });
+  assertAllClose(ig, [[1, 4, 0.25], [9, 0, 1]], { atol: 1e-5 });
+  await assertNoTensorLeak(() => {
+    tf.dispose([
+      objectiveGradient(objective, x),
+      objectiveIntegratedGradients(objective, x, { steps: 3 }),
+    ]);
+  });
+  assert.throws(
+    () => objectiveIntegratedGradients(objective, x, { steps: 0 }),
+    /steps must be a positive integer, got 0/,
+  );
+  tf.dispose([x, g, sg, ig]);
+});
+
 Deno.test("saliencyImages: |attribution| summed over channels, each image scaled to peak 1", () => {
   const a = tf.tensor4d([1, -2, 0, 4, 0, 0, 0, -0.5], [2, 2, 2, 1]);
   const img = saliencyImages(a);
@@ -447,4 +481,50 @@ Deno.test("episodeCalibration: pools an adapted classifier's query predictions o
   protonet.dispose();
   regression.dispose();
   episodes.forEach(disposeTask);
+});
+
+// --- courseLearners (lib/experiments/interpret.ts) ----------------------------------------------
+
+Deno.test("courseLearners: trained mode loads the shipped sinusoid-k10 learners; without models it trains here", async () => {
+  const trained = await courseLearners(sinusoidK10, ["maml", "metaclassifier"], {
+    mode: "trained",
+    resultsDir: "/nonexistent",
+  });
+  assert.equal(trained.mode, "trained");
+  assert.match(
+    trained.label,
+    /trained models from .*models\/sinusoid-k10 \(the full schedule, commit [0-9a-f]{7}\)/,
+  );
+  assert.ok(
+    trained.learners.maml instanceof Maml &&
+      trained.learners.metaclassifier instanceof MetaClassifier,
+  );
+  assert.equal(trained.saved.maml.info.steps, 70_000, "the shipped model's recorded steps");
+  assert.ok(trained.metrics.length > 0, "the metrics recorded with the models");
+  trained.dispose();
+  await assert.rejects(
+    () =>
+      courseLearners(sinusoidK10, ["reptile"], {
+        mode: "trained",
+        resultsDir: "/nonexistent",
+        overrides: { trainSteps: 1, metaClassifierSteps: 1, evalEpisodes: 1 },
+      }),
+    /holds no model "reptile" of sinusoid-k10 \(it has: maml, metaclassifier, pretrained\)/,
+    "a missing label falls back to training, then names what the run saved",
+  );
+  const empty = await Deno.makeTempDir();
+  const quick = await courseLearners(sinusoidK10, ["maml"], {
+    mode: "trained",
+    resultsDir: empty,
+    shippedDir: empty,
+    overrides: { trainSteps: 2, metaClassifierSteps: 2, evalEpisodes: 2 },
+  });
+  assert.equal(quick.mode, "quick");
+  assert.match(
+    quick.label,
+    /^no trained maml models of sinusoid-k10 found .*QUICK preset trained here.*trainSteps=2/,
+  );
+  assert.equal(quick.saved.maml.info.steps, 2);
+  quick.dispose();
+  await Deno.remove(empty, { recursive: true });
 });

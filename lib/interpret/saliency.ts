@@ -49,6 +49,9 @@ function targetScore(score: ScoreFn, x: tf.Tensor, targets: tf.Tensor1D, what: s
   return tf.sum(tf.mul(s, tf.oneHot(targets, s.shape[1] as number))) as tf.Scalar;
 }
 
+/** A scalar function of a batch of inputs (what an attribution explains). */
+export type ObjectiveFn = (x: tf.Tensor) => tf.Scalar;
+
 /**
  * The input gradient ∂s_{t_i}/∂x_i of each example's target score, shaped like `x`.
  * For a linear model s(x) = xW + b it is W's column t_i.
@@ -66,8 +69,17 @@ export function inputGradient(
 ): tf.Tensor {
   return tf.tidy(() => {
     const t = targetTensor(targets, x.shape[0], "inputGradient");
-    return tf.grad((input: tf.Tensor) => targetScore(score, input, t, "inputGradient"))(x);
+    return objectiveGradient((input) => targetScore(score, input, t, "inputGradient"), x);
   });
+}
+
+/**
+ * ∂objective/∂x for any scalar objective of a batch, shaped like `x`: e.g. how the query
+ * set's log-likelihood depends on each pixel of the *support* images a ProtoNet's
+ * prototypes are made of.
+ */
+export function objectiveGradient(objective: ObjectiveFn, x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.grad(objective)(x));
 }
 
 /** Options of {@linkcode smoothGrad}. */
@@ -88,6 +100,18 @@ export function smoothGrad(
   score: ScoreFn,
   x: tf.Tensor,
   targets: ArrayLike<number> | tf.Tensor,
+  options: SmoothGradOptions,
+): tf.Tensor {
+  return tf.tidy(() => {
+    const t = targetTensor(targets, x.shape[0], "smoothGrad");
+    return objectiveSmoothGrad((input) => targetScore(score, input, t, "smoothGrad"), x, options);
+  });
+}
+
+/** {@linkcode smoothGrad} of a scalar objective (see {@linkcode objectiveGradient}). */
+export function objectiveSmoothGrad(
+  objective: ObjectiveFn,
+  x: tf.Tensor,
   { rng, samples = 25, noiseLevel = 0.15 }: SmoothGradOptions,
 ): tf.Tensor {
   if (!Number.isInteger(samples) || samples < 1) {
@@ -97,10 +121,9 @@ export function smoothGrad(
     throw new RangeError(`smoothGrad: noiseLevel must be ≥ 0, got ${noiseLevel}`);
   }
   return tf.tidy(() => {
-    const t = targetTensor(targets, x.shape[0], "smoothGrad");
     const range = tf.sub(tf.max(x), tf.min(x)).dataSync()[0];
     const sigma = noiseLevel * range;
-    const grad = tf.grad((input: tf.Tensor) => targetScore(score, input, t, "smoothGrad"));
+    const grad = tf.grad(objective);
     let sum = tf.zerosLike(x);
     for (let s = 0; s < samples; s++) {
       const noise = new Float32Array(x.size);
@@ -131,6 +154,25 @@ export function integratedGradients(
   score: ScoreFn,
   x: tf.Tensor,
   targets: ArrayLike<number> | tf.Tensor,
+  options: IntegratedGradientsOptions = {},
+): tf.Tensor {
+  return tf.tidy(() => {
+    const t = targetTensor(targets, x.shape[0], "integratedGradients");
+    return objectiveIntegratedGradients(
+      (input) => targetScore(score, input, t, "integratedGradients"),
+      x,
+      options,
+    );
+  });
+}
+
+/**
+ * {@linkcode integratedGradients} of a scalar objective: sums to about
+ * objective(x) − objective(baseline).
+ */
+export function objectiveIntegratedGradients(
+  objective: ObjectiveFn,
+  x: tf.Tensor,
   { baseline, steps = 32 }: IntegratedGradientsOptions = {},
 ): tf.Tensor {
   if (!Number.isInteger(steps) || steps < 1) {
@@ -142,10 +184,9 @@ export function integratedGradients(
     );
   }
   return tf.tidy(() => {
-    const t = targetTensor(targets, x.shape[0], "integratedGradients");
     const base = baseline ?? tf.zerosLike(x);
     const delta = tf.sub(x, base);
-    const grad = tf.grad((input: tf.Tensor) => targetScore(score, input, t, "integratedGradients"));
+    const grad = tf.grad(objective);
     let sum = tf.zerosLike(x);
     for (let s = 0; s < steps; s++) {
       const alpha = (s + 0.5) / steps;
