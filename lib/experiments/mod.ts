@@ -184,3 +184,4 @@ export {
   SHIPPED_MODELS_DIR,
   trainedModelsDir,
 } from "./course.ts";
+export * from "./interpret.ts";
