@@ -25,9 +25,11 @@ import {
   runTimeLimitS,
   seedInterval,
   SpecError,
+  submitPending,
   type SweepMerge,
   SweepMixError,
   type SweepPlan,
+  sweepStatus,
   t975,
   writePlan,
 } from "../lib/sweep/mod.ts";
@@ -358,6 +360,46 @@ Deno.test("sweep CLI: plan prints every run's command; a bad spec exits 2 before
   }
 });
 
+Deno.test("sweep status from the runs' own files: partial with its step, failed with its log's end, not started", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "metalab-sweep-files-" });
+  try {
+    // 100,000 steps in a 2 s task: the run stops itself at its 1 s limit with a checkpoint.
+    const plan = await planSweep(parseSpec({
+      ...TINY,
+      grid: {},
+      set: { trainSteps: 100000, metaClassifierSteps: 20, evalEpisodes: 5 },
+      seeds: [0, 1, 2],
+      time: "2s",
+    }, "files.json"));
+    assert.equal(runTimeLimitS(plan), 1);
+    await writePlan(dir, plan);
+    // The array script run by hand for tasks 0 and 1 (no scheduler), run 1 failing once.
+    const script = arrayScript(plan, dir, [0, 1]);
+    const env = { METALAB_SWEEP_FAIL_ONCE: plan.runs[1].id };
+    for (const task of ["0", "1"]) {
+      const out = await new Deno.Command("bash", {
+        args: ["-c", script],
+        env: { ...env, SLURM_ARRAY_TASK_ID: task },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(out.code, task === "0" ? 0 : 1, new TextDecoder().decode(out.stderr));
+    }
+    const { runs, queueAsked } = await sweepStatus(dir);
+    assert.equal(queueAsked, false, "nothing was submitted: the files alone decide");
+    assert.deepEqual(runs.map((r) => r.state), ["partial", "failed", "not started"]);
+    assert.match(
+      runs[0].detail,
+      /^maml at step [1-9]\d* of 100000, pretrained at step 0 of 100000, metaclassifier at step 0 of 20$/,
+    );
+    assert.equal(runs[1].detail, "exit 3");
+    assert.match(runs[1].logTail!.join("\n"), /fails on purpose, once/);
+    await assert.rejects(mergeSweep(dir), /no run is complete yet, nothing to merge \(3 missing/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 /** Whether this machine can run a real single-node Slurm for the test, and if not why. */
 function slurmAvailability(): string | null {
   if (Deno.build.os !== "linux") return "not Linux";
@@ -444,6 +486,16 @@ Deno.test({
       });
       assert.equal(r.code, 0, r.text);
       assert.match(r.text, /submitted array job \d+ \(4 task\(s\), 4 run\(s\)\) and merge job \d+/);
+      // While its runs are in the queue, nothing of the sweep is submitted a second time.
+      Deno.env.set("SLURM_CONF", env.SLURM_CONF);
+      try {
+        await assert.rejects(
+          submitPending(plan, out),
+          /run\(s\) of \S+ are still in Slurm's queue \(r00\d_\S+: Slurm: (PENDING|RUNNING)/,
+        );
+      } finally {
+        Deno.env.delete("SLURM_CONF");
+      }
       await waitForJobs(jobIds(r.text), env, 60_000);
 
       r = await sweep(["status", out], env);
