@@ -1,10 +1,12 @@
 /**
  * `mnist-zero-shot`: recognising digits never seen, from a description of their strokes.
  *
- * A Conv-4 ProtoNet is meta-trained on episodes of the seen digits {0, 1, 2, 3, 5, 7, 8};
- * digits 4, 6 and 9 are known only by their attribute vectors (`lib/zeroshot/attributes.ts`:
- * loops, bars, vertical and slanted strokes, curves, crossings). On the same 3-way test
- * episodes of 4, 6 and 9: zero-shot from the attributes (Snell et al.'s prototypes predicted
+ * A Conv-4 ProtoNet is meta-trained on episodes of the seen digits {2, 3, 4, 5, 6, 8, 9}
+ * together with prototypes predicted from the attributes (`AttributeProtoNet`, as Snell et
+ * al. train theirs; `embedding=protonet`: a plain few-shot ProtoNet, the map fitted after);
+ * digits 0, 1 and 7 are known only by their attribute vectors (`lib/zeroshot/attributes.ts`:
+ * loops at the top and bottom, vertical strokes, bars, left-open bowls, crossings). On the
+ * same 3-way test episodes of 0, 1 and 7: zero-shot from the attributes (Snell et al.'s prototypes predicted
  * by a linear map fitted on the seen digits' embeddings, and the ESZSL closed form of
  * Romera-Paredes & Torr), ProtoNet at 1, 5 and 10 shots, and both (the described prototype
  * as a prior mean worth one example, then the support examples); then the attributes made
@@ -20,22 +22,32 @@ import { accuracy, ProtoNet, prototypes, type TrainingHistory } from "../meta/mo
 import { negativeSquaredDistances } from "../meta/mod.ts";
 import { type ConfidenceInterval, confidenceInterval } from "../eval/mod.ts";
 import {
+  AttributeProtoNet,
   AttributePrototypes,
   digitAttributes,
   eszsl,
   eszslScores,
   MNIST_ATTRIBUTE_NAMES,
+  MNIST_DIGIT_ATTRIBUTES,
   MNIST_SEEN_DIGITS,
   MNIST_UNSEEN_DIGITS,
   noisyDescriptors,
   protoNetEmbedding,
 } from "../zeroshot/mod.ts";
 import { trainWithCheckpoints } from "./training.ts";
-import { type ConfigOf, intField, numberField, numbersField } from "./config.ts";
+import { choiceField, type ConfigOf, intField, numberField, numbersField } from "./config.ts";
 import { trainingCurve } from "./summary.ts";
 import type { Curve, Experiment, Metric, RunContext } from "./types.ts";
 
 const SCHEMA = {
+  embedding: choiceField(
+    ["joint", "protonet"] as const,
+    "joint",
+    "joint",
+    "joint: f and g trained together on zero-shot + few-shot episodes (Snell et al.); " +
+      "protonet: a few-shot ProtoNet's f, g fitted on it afterwards (an f not trained to " +
+      "place classes where their attributes say: zero-shot near chance)",
+  ),
   trainSteps: intField(
     1,
     1_000_000,
@@ -52,7 +64,13 @@ const SCHEMA = {
     "seen examples per digit that g and ESZSL are fitted on",
   ),
   mapSteps: intField(0, 100_000, 300, 1000, "Adam steps fitting the attribute → prototype map g"),
-  testEpisodes: intField(2, 100_000, 100, 600, "3-way test episodes of 4, 6, 9 (the same for all)"),
+  testEpisodes: intField(
+    2,
+    100_000,
+    100,
+    600,
+    "3-way test episodes of the unseen digits (the same for all)",
+  ),
   priorWeight: numberField(0, 100, 1, 1, "examples a description counts as in 'both'"),
   gamma: numberField(1e-6, 1e6, 1, 1, "ESZSL's γ (ridge in feature space)"),
   lambda: numberField(1e-6, 1e6, 1, 1, "ESZSL's λ (ridge in attribute space)"),
@@ -69,6 +87,8 @@ const SCHEMA = {
 export type MnistZeroShotConfig = ConfigOf<typeof SCHEMA>;
 
 const TRAIN_WAYS = 5;
+/** The unseen digits, for names and titles ("0/1/7"). */
+const UNSEEN = MNIST_UNSEEN_DIGITS.join("/");
 const TRAIN_SHOTS = 5;
 const QUERIES = 15;
 const TEST_SHOTS = [1, 5, 10];
@@ -95,15 +115,26 @@ export interface MnistZeroShotResult {
   noise: number[];
   /** Method → accuracy vs attribute noise σ. */
   byNoise: Record<string, ConfidenceInterval[]>;
+  /**
+   * Zero-shot ProtoNet's confusions on the unseen digits: `confusion[i][j]` is the fraction of
+   * queries of `MNIST_UNSEEN_DIGITS[i]` classified as `MNIST_UNSEEN_DIGITS[j]`.
+   */
+  confusion: number[][];
   /** Seen-digit accuracy of g's prototypes on its own fitting examples (does the map fit at all). */
   seenFitAccuracy: number;
 }
 
-function learnerOf(config: MnistZeroShotConfig, seed: number): ProtoNet {
-  return new ProtoNet(
-    conv4({ inputShape: [28, 28, 1], outputs: 0, filters: config.filters }),
-    { rng: new Rng(seed), objective: { metaBatchSize: 1, outerLr: 0.001 } },
-  );
+function learnerOf(config: MnistZeroShotConfig, seed: number): ProtoNet | AttributeProtoNet {
+  const model = conv4({ inputShape: [28, 28, 1], outputs: 0, filters: config.filters });
+  const objective = { metaBatchSize: 1, outerLr: 0.001 };
+  if (config.embedding === "protonet") {
+    return new ProtoNet(model, { rng: new Rng(seed), objective });
+  }
+  return new AttributeProtoNet(model, config.filters, {
+    rng: new Rng(seed),
+    attributes: MNIST_DIGIT_ATTRIBUTES,
+    objective,
+  });
 }
 
 /** Embeds `indices` of `dataset` in batches of {@linkcode EMBED_BATCH} → `[n, D]` rows. */
@@ -151,7 +182,7 @@ async function run(config: MnistZeroShotConfig, ctx: RunContext): Promise<MnistZ
   });
   try {
     const history = await trainWithCheckpoints(learner, ctx, {
-      label: "protonet",
+      label: config.embedding === "joint" ? "attribute-protonet" : "protonet",
       steps: config.trainSteps,
       metaBatchSize: 1,
       tasks: new EpisodeSampler(dataset, MNIST_SEEN_DIGITS, {
@@ -160,7 +191,15 @@ async function run(config: MnistZeroShotConfig, ctx: RunContext): Promise<MnistZ
         queries: QUERIES,
       }, { splitName: "seen digits" }),
     });
-    const embed = protoNetEmbedding(learner);
+    const embed = learner instanceof AttributeProtoNet
+      ? (x: tf.Tensor) => learner.embed(x)
+      : protoNetEmbedding(learner);
+    if (learner instanceof AttributeProtoNet) {
+      // g starts from the map learned with f; the fit below refines it on the frozen f.
+      const n = learner.params.length;
+      g.params[0].assign(learner.params[n - 2]);
+      g.params[1].assign(learner.params[n - 1]);
+    }
 
     // g and ESZSL see the seen digits' embeddings only, shuffled so each batch mixes digits.
     const fitRng = new Rng(ctx.seed + 3);
@@ -205,6 +244,7 @@ async function run(config: MnistZeroShotConfig, ctx: RunContext): Promise<MnistZ
     const values: Record<string, number[]> = {};
     const record = (name: string, value: number) => (values[name] ??= []).push(value);
     const ways = MNIST_UNSEEN_DIGITS.length;
+    const confusion = MNIST_UNSEEN_DIGITS.map(() => MNIST_UNSEEN_DIGITS.map(() => 0));
     for (let e = 0; e < config.testEpisodes; e++) {
       if (ctx.signal.aborted) throw new Error(`mnist-zero-shot: interrupted at episode ${e}`);
       const task = test.sample(rng);
@@ -218,9 +258,16 @@ async function run(config: MnistZeroShotConfig, ctx: RunContext): Promise<MnistZ
       });
       const classify = (protos: tf.Tensor) =>
         tf.tidy(() => percent(negativeSquaredDistances(q, protos), task.query.y));
-      const zeroShot = (attrs: number[][]) => {
+      const zeroShot = (attrs: number[][], count = false) => {
         const m = g.adapt(attrs);
-        const acc = percent(m.predict(q), task.query.y);
+        const logits = m.predict(q);
+        const acc = percent(logits, task.query.y);
+        if (count) {
+          const predicted = tf.tidy(() => tf.argMax(logits, 1).dataSync());
+          const digit = (label: number) => MNIST_UNSEEN_DIGITS.indexOf(task.meta.classes[label]);
+          predicted.forEach((p, i) => confusion[digit(queryY[i])][digit(p)]++);
+        }
+        tf.dispose([logits]);
         m.dispose();
         return acc;
       };
@@ -230,7 +277,7 @@ async function run(config: MnistZeroShotConfig, ctx: RunContext): Promise<MnistZ
         m.dispose();
         return acc;
       };
-      record("zero-shot ProtoNet g(a)", zeroShot(attributes));
+      record("zero-shot ProtoNet g(a)", zeroShot(attributes, true));
       record("zero-shot ESZSL", argmaxAccuracy(eszslScores(v, qRows, attributes), queryY));
       const supports = TEST_SHOTS.map((k) => {
         // The first k of each class (class-major support: class c's examples start at c·10).
@@ -279,7 +326,16 @@ async function run(config: MnistZeroShotConfig, ctx: RunContext): Promise<MnistZ
     for (const m of ["zero-shot ProtoNet g(a)", "zero-shot ESZSL", "both 1-shot"]) {
       byNoise[m] = config.noise.map((_, j) => ci(`noise ${j} ${m}`));
     }
-    return { history, mapLoss, byShots, noise: [...config.noise], byNoise, seenFitAccuracy };
+    const rows = confusion.map((row) => row.reduce((a, b) => a + b, 0));
+    return {
+      history,
+      mapLoss,
+      byShots,
+      noise: [...config.noise],
+      byNoise,
+      confusion: confusion.map((row, i) => row.map((c) => c / Math.max(1, rows[i]))),
+      seenFitAccuracy,
+    };
   } finally {
     g.dispose();
     learner.dispose();
@@ -299,14 +355,18 @@ function summarize(r: MnistZeroShotResult, config: MnistZeroShotConfig) {
     });
   for (const [method, curve] of Object.entries(r.byShots)) {
     curve.shots.forEach((k, i) =>
-      push(k === 0 ? `${method} on 4/6/9` : `${method}, K=${k} on 4/6/9`, curve.accuracy[i])
+      push(k === 0 ? `${method} on ${UNSEEN}` : `${method}, K=${k} on ${UNSEEN}`, curve.accuracy[i])
     );
   }
   for (const [method, points] of Object.entries(r.byNoise)) {
     points.forEach((c, i) => push(`${method}, attribute noise σ=${r.noise[i]}`, c));
   }
   const notes = [
-    `3-way episodes of the unseen digits 4, 6, 9 (chance 33.3%); g's prototypes classify its ` +
+    `zero-shot ProtoNet confusions (rows: true ${MNIST_UNSEEN_DIGITS.join("/")}, columns: ` +
+    `predicted): ${
+      r.confusion.map((row) => row.map((v) => (100 * v).toFixed(0)).join(" ")).join(" | ")
+    } %`,
+    `3-way episodes of the unseen digits ${UNSEEN} (chance 33.3%); g's prototypes classify its ` +
     `own seen-digit fitting examples at ${r.seenFitAccuracy.toFixed(1)}%`,
   ];
   if (config.trainSteps < 2000) {
@@ -317,7 +377,7 @@ function summarize(r: MnistZeroShotResult, config: MnistZeroShotConfig) {
   }
   const maxShots = Math.max(...TEST_SHOTS);
   const byShots: Curve = {
-    title: "digits 4, 6, 9: test accuracy vs shots K (0 = attributes only)",
+    title: `digits ${UNSEEN}: test accuracy vs shots K (0 = attributes only)`,
     xLabel: "support examples per class K",
     yLabel: "accuracy (%)",
     series: [
@@ -335,7 +395,7 @@ function summarize(r: MnistZeroShotResult, config: MnistZeroShotConfig) {
     ],
   };
   const byNoise: Curve = {
-    title: "digits 4, 6, 9: test accuracy vs attribute noise σ",
+    title: `digits ${UNSEEN}: test accuracy vs attribute noise σ`,
     xLabel: "attribute noise σ",
     yLabel: "accuracy (%)",
     series: Object.entries(r.byNoise).map(([name, points]) => ({
@@ -354,7 +414,7 @@ function summarize(r: MnistZeroShotResult, config: MnistZeroShotConfig) {
   return {
     metrics,
     curves: [
-      trainingCurve("mnist-zero-shot meta-training", { protonet: r }, "loss"),
+      trainingCurve("mnist-zero-shot meta-training", { [config.embedding]: r }, "loss"),
       mapFit,
       byShots,
       byNoise,
@@ -368,8 +428,8 @@ export const mnistZeroShot: Experiment<typeof SCHEMA, MnistZeroShotResult> = {
   name: "mnist-zero-shot",
   title: "MNIST digits from their description: zero-shot vs K-shot vs both",
   description: "Conv-4 ProtoNet meta-trained on 5-way 5-shot episodes of digits " +
-    "0, 1, 2, 3, 5, 7, 8; digits 4, 6, 9 are described by 9 hand-written stroke attributes. " +
-    "On the same 3-way episodes of 4, 6, 9: zero-shot ProtoNet (prototypes from a linear map " +
+    "2, 3, 4, 5, 6, 8, 9 jointly with prototypes predicted from attributes; digits 0, 1, 7 are described by 6 hand-written stroke attributes. " +
+    "On the same 3-way episodes of 0, 1, 7: zero-shot ProtoNet (prototypes from a linear map " +
     "of the attributes, Snell et al. 2017) and ESZSL (Romera-Paredes & Torr 2015), ProtoNet " +
     "1/5/10-shot, both (the described prototype as a prior), and noisy attributes. Accuracy " +
     "with 95% CIs; no published number.",

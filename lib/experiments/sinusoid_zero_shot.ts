@@ -44,7 +44,7 @@ const SCHEMA = {
     "meta-training steps of the MetaClassifier and of MAML (K = 10, 25 tasks per step)",
   ),
   encoderSteps: intField(1, 1_000_000, 1000, 10_000, "Adam steps of each g_ψ (25 tasks each)"),
-  testTasks: intField(2, 100_000, 100, 600, "new test tasks (the same for every method)"),
+  testTasks: intField(2, 100_000, 60, 600, "new test tasks (the same for every method)"),
   adaptSteps: intField(1, 100, 10, 10, "test-time steps of every K-shot method"),
   noise: numbersField(
     0,
