@@ -22,14 +22,17 @@ import * as tf from "@tensorflow/tfjs";
 import { BACKEND_NAMES, initBackend } from "../backend/mod.ts";
 import { benchCompute, COMPUTE_CASE_NAMES } from "../bench/compute_bench.ts";
 import { startTorchPeer, type TorchPeer } from "../bench/peers.ts";
+import { benchTimeToAccuracy, TIME_TO_ACCURACY_CASE } from "../bench/time_to_accuracy.ts";
 import type { BenchRecord } from "../bench/types.ts";
 import { parseArgs } from "./args.ts";
 import { atomicWrite } from "../files/mod.ts";
 
 const USAGE = `usage: deno task bench [--backend webgpu|wasm|cpu|auto …] [--case NAME …] [--peers]
                        [--rounds N] [--steps N] [--warmup N] [--cpu-steps N] [--cpu-maml]
-                       [--no-data] [--out FILE]
-cases: ${COMPUTE_CASE_NAMES.join(", ")}`;
+                       [--no-data] [--episodes N] [--eval-episodes N] [--out FILE]
+cases: ${COMPUTE_CASE_NAMES.join(", ")}
+opt-in: ${TIME_TO_ACCURACY_CASE} (the ProtoNet anchor's 5,000 episodes, or --episodes N, in
+        MetaLab then PyTorch: wall time and accuracy; about 20 min on an idle 2-core machine)`;
 
 /** Backends that initialise here, fastest first (always ends with cpu). */
 async function availableBackends(): Promise<string[]> {
@@ -85,7 +88,11 @@ export function formatTable(records: BenchRecord[]): string {
       r.medianMs.toFixed(1),
       r.minMs.toFixed(1),
       String(r.steps),
-      best ? `${best.variant} ${best.medianMs.toFixed(1)} / ${best.minMs.toFixed(1)}` : "-",
+      best
+        ? `${best.variant} ${best.medianMs.toFixed(1)} / ${best.minMs.toFixed(1)}`
+        : r.referenceMs === undefined
+        ? "-"
+        : r.referenceMs.toFixed(1),
       formatRatio(r.ratioToPyTorch),
       ours === undefined && !best ? "-" : `${ours ?? "?"} / ${best?.peakRssMiB ?? "-"}`,
       r.extra?.speedupOverCpu === undefined ? "-" : String(r.extra.speedupOverCpu),
@@ -122,6 +129,8 @@ export async function main(argv: string[]): Promise<void> {
     case: "list",
     peers: "bool",
     rounds: "string",
+    episodes: "string",
+    "eval-episodes": "string",
     out: "string",
     help: "bool",
   });
@@ -140,12 +149,24 @@ export async function main(argv: string[]): Promise<void> {
   const warmup = positiveInt("warmup", flags.warmup, 3);
   const cpuSteps = positiveInt("cpu-steps", flags["cpu-steps"], 1);
   const rounds = positiveInt("rounds", flags.rounds, 4);
-  const cases = flags.case as string[] | undefined;
-  for (const name of cases ?? []) {
-    if (!COMPUTE_CASE_NAMES.includes(name)) {
-      throw new Error(`unknown case "${name}": choose one of ${COMPUTE_CASE_NAMES.join(", ")}`);
+  const episodes = positiveInt("episodes", flags.episodes, 5000);
+  const evalEpisodes = positiveInt("eval-episodes", flags["eval-episodes"], 600);
+  const named = flags.case as string[] | undefined;
+  for (const name of named ?? []) {
+    if (!COMPUTE_CASE_NAMES.includes(name) && name !== TIME_TO_ACCURACY_CASE) {
+      throw new Error(
+        `unknown case "${name}": choose one of ${
+          [...COMPUTE_CASE_NAMES, TIME_TO_ACCURACY_CASE].join(", ")
+        }`,
+      );
     }
   }
+  const timeToAccuracy = named?.includes(TIME_TO_ACCURACY_CASE) ?? false;
+  const computeNamed = named?.filter((n) => n !== TIME_TO_ACCURACY_CASE);
+  // Only the time-to-accuracy case named: no compute case runs.
+  const cases = computeNamed && !computeNamed.length ? [] : computeNamed;
+  // The time-to-accuracy case is a comparison by definition: it starts the peer by itself.
+  const peers = Boolean(flags.peers) || timeToAccuracy;
   const out = (flags.out as string | undefined) ??
     new URL("../../results/bench.json", import.meta.url).pathname;
   const backends = requested.length ? requested : await availableBackends();
@@ -157,8 +178,8 @@ export async function main(argv: string[]): Promise<void> {
   let peer: TorchPeer | null = null;
   let peerNote: string | null = null;
   const fast = backends.find((b) => b !== "cpu");
-  if (flags.peers && !fast) peerNote = "PyTorch peer skipped: it runs beside wasm/webgpu only";
-  else if (flags.peers) {
+  if (peers && !fast) peerNote = "PyTorch peer skipped: it runs beside wasm/webgpu only";
+  else if (peers) {
     const info = await initBackend(fast!);
     const started = await startTorchPeer({ threads: info.threads ?? 1 });
     if ("skipped" in started) peerNote = started.skipped;
@@ -171,17 +192,30 @@ export async function main(argv: string[]): Promise<void> {
     console.log(`[bench] ${peerNote}`);
   }
 
-  let records: BenchRecord[];
+  let records: BenchRecord[] = [];
   try {
-    records = await benchCompute(backends, {
-      steps,
-      warmup,
-      cpuSteps,
-      cpuMaml: Boolean(flags["cpu-maml"]),
-      cases,
-      peer,
-      rounds,
-    });
+    if (!cases || cases.length) {
+      records = await benchCompute(backends, {
+        steps,
+        warmup,
+        cpuSteps,
+        cpuMaml: Boolean(flags["cpu-maml"]),
+        cases,
+        peer,
+        rounds,
+      });
+    }
+    if (timeToAccuracy) {
+      const info = await initBackend(fast ?? "cpu");
+      records.push(
+        await benchTimeToAccuracy({
+          episodes,
+          evalEpisodes,
+          python: peer?.python ?? null,
+          threads: info.threads ?? 1,
+        }),
+      );
+    }
   } finally {
     await peer?.close();
   }
@@ -194,7 +228,7 @@ export async function main(argv: string[]): Promise<void> {
   } catch {
     dataPresent = false;
   }
-  if (dataPresent && !flags["no-data"] && !cases) {
+  if (dataPresent && !flags["no-data"] && !named) {
     const info = await initBackend(backends[0] === "cpu" ? "cpu" : backends[0]);
     console.log(`[bench] data benchmarks on ${info.name}`);
     const mod = await import(dataBench.href) as { benchData?: () => Promise<BenchRecord[]> };
@@ -216,7 +250,7 @@ export async function main(argv: string[]): Promise<void> {
     },
     tfjs: tf.version.tfjs,
     backends,
-    options: { steps, warmup, cpuSteps, rounds, cases: cases ?? null, peers: !!flags.peers },
+    options: { steps, warmup, cpuSteps, rounds, cases: named ?? null, peers },
     peer: peerNote,
     pytorch: pytorchSummary(records),
     records,
