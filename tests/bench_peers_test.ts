@@ -20,6 +20,7 @@ import {
   torchInstallHint,
   type TorchPeer,
 } from "../lib/bench/peers.ts";
+import { parseAnchorResult, TIME_TO_ACCURACY_CASE } from "../lib/bench/time_to_accuracy.ts";
 import { summarize } from "../lib/bench/types.ts";
 import { formatTable, pytorchSummary } from "../lib/cli/bench.ts";
 import { runCli } from "../lib/testing/cli.ts";
@@ -296,4 +297,54 @@ Deno.test("deno task bench --peers without torch: says how to install it, runs o
   } finally {
     await Deno.remove(out);
   }
+});
+
+Deno.test("time to accuracy: the PyTorch side's JSON line is read, a bad one is named", () => {
+  const stdout = "some warning\n" +
+    '{"ok": true, "torch": "1.13", "threads": 2, "episodes": 30, "trainS": 7.5, ' +
+    '"evalS": 1.25, "accuracy": 0.71, "ci95": 0.043, "peakRssKiB": 4096}\n';
+  const r = parseAnchorResult(stdout);
+  assert.equal(r.trainS, 7.5);
+  assert.equal(r.accuracy, 0.71);
+  assert.throws(() => parseAnchorResult("Traceback …"), /expected a JSON line/);
+  assert.throws(
+    () => parseAnchorResult('{"trainS": 1, "evalS": 1, "ci95": 0, "episodes": 1}'),
+    /"accuracy" must be a number/,
+  );
+});
+
+Deno.test("deno task bench --case: an unknown name lists the cases, the opt-in one too", async () => {
+  const r = await runCli("lib/cli/bench.ts", ["--backend", "wasm", "--case", "nope"], {
+    METALAB_WASM_THREADS: "1",
+  });
+  assert.notEqual(r.code, 0);
+  assert.match(r.text, /unknown case "nope": choose one of conv4-protonet-step, /);
+  assert.ok(r.text.includes(TIME_TO_ACCURACY_CASE), r.text);
+});
+
+/** Whether `python` imports torch (the check below needs the real peer). */
+async function hasTorch(p: string | null): Promise<boolean> {
+  if (!p) return false;
+  const out = await new Deno.Command(p, { args: ["-c", "import torch, functorch"], stderr: "null" })
+    .output().catch(() => null);
+  return out?.success ?? false;
+}
+
+Deno.test({
+  name: "the PyTorch variants compute the task loop's meta-gradient (where torch is installed)",
+  ignore: !(await hasTorch(python)),
+  fn: async () => {
+    const out = await new Deno.Command(python!, {
+      args: [new URL("../bench/peers/torch_peer.py", import.meta.url).pathname, "--check"],
+      env: { METALAB_PEER_THREADS: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    const { relativeErrors } = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.equal(Object.keys(relativeErrors).length, 6);
+    for (const [key, err] of Object.entries(relativeErrors as Record<string, number>)) {
+      assert.ok(err < 1e-4, `${key}: relative error ${err}`);
+    }
+  },
 });

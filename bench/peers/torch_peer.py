@@ -10,6 +10,9 @@ JSON object per line (the protocol is described in lib/bench/peers.ts):
                                         -> {"ok": true, "timesMs": [...], "peakRssKiB": ...}
   {"op": "quit"}                        -> (exits)
 
+`torch_peer.py --check` instead prints how far each batched variant's meta-gradient is from the
+task loop's (relative max error), to show that the variants compute the same step.
+
 Every case is built on its first "run" (then warmed up `warmup` times) and kept, so that the
 bench can alternate rounds of ours and theirs (A B A B) on the same warm objects.
 
@@ -341,7 +344,35 @@ def handle(request, built):
     raise ValueError(f'unknown op "{op}": expected hello, run or quit')
 
 
+def check_variants():
+    """Every batched variant gives the task loop's meta-gradient (relative error per case)."""
+    out = {}
+    for second_order in (True, False):
+        for steps in (1, 2):
+            loop = MamlConv4(3, "loop", 2, second_order, inner_steps=steps).step_loop()
+            vmap = MamlConv4(3, "vmap", 2, second_order, inner_steps=steps).step_vmap()
+            key = f"conv4-{'second' if second_order else 'first'}-order-{steps}-steps-vmap"
+            out[key] = max(
+                ((a - b).abs().max() / a.abs().max().clamp_min(1e-12)).item()
+                for a, b in zip(loop, vmap)
+            )
+    grads = {}
+    for variant in MamlSinusoid.variants:
+        m = MamlSinusoid(5, variant)
+        m.step()
+        grads[variant] = [p.grad for p in m.params]
+    for variant in ("bmm", "vmap"):
+        out[f"sinusoid-{variant}"] = max(
+            ((a - b).abs().max() / a.abs().max().clamp_min(1e-12)).item()
+            for a, b in zip(grads["loop"], grads[variant])
+        )
+    return out
+
+
 def main():
+    if "--check" in sys.argv:
+        print(json.dumps({"ok": True, "relativeErrors": check_variants()}))
+        return
     threads = int(os.environ.get("METALAB_PEER_THREADS", "0") or 0)
     if threads > 0:
         torch.set_num_threads(threads)
