@@ -23,7 +23,7 @@ import {
   MetaClassifier,
   type TrainingHistory,
 } from "../meta/mod.ts";
-import { type ConfidenceInterval, confidenceInterval } from "../eval/mod.ts";
+import { type ConfidenceInterval, confidenceInterval, describeHeavyTail } from "../eval/mod.ts";
 import {
   DescriptorContext,
   descriptorSize,
@@ -70,12 +70,15 @@ const CONTEXT_LR = 1.0;
 /** The K of the "both" curve in the noise sweep (1 shot: where the prior matters most). */
 const NOISE_SHOTS = [1, 5];
 
+/** A mean MSE over the test tasks with its CI; `tail` says when a few tasks dominate it. */
+export type ScoredMse = ConfidenceInterval & { tail?: string };
+
 /** One method's errors at each K (0 = zero-shot). */
 export interface ShotsCurve {
   /** K of each point. */
   shots: number[];
   /** Mean MSE over the test tasks, with its CI, at each K. */
-  mse: ConfidenceInterval[];
+  mse: ScoredMse[];
 }
 
 /** What `sinusoid-zero-shot` returns. */
@@ -87,7 +90,7 @@ export interface SinusoidZeroShotResult {
   /** σ of each noise point. */
   noise: number[];
   /** Method → MSE vs σ (zero-shot, both at 1 and 5 shots). */
-  byNoise: Record<string, ConfidenceInterval[]>;
+  byNoise: Record<string, ScoredMse[]>;
   /** One test task and each method's prediction on a grid. */
   fit: {
     params: SinusoidParams;
@@ -178,7 +181,7 @@ function score(
   tasks: TestTask[],
   make: (task: TestTask, index: number, support: LabelledSet | undefined) => AdaptedModel,
   shots = 0,
-): ConfidenceInterval {
+): ScoredMse {
   const values = tasks.map((task, i) => {
     const support = shots > 0 ? supportOf(task, shots) : undefined;
     const model = make(task, i, support);
@@ -189,7 +192,8 @@ function score(
       if (support) tf.dispose([support.x, support.y]);
     }
   });
-  return confidenceInterval(values);
+  const tail = describeHeavyTail(values);
+  return tail ? { ...confidenceInterval(values), tail } : confidenceInterval(values);
 }
 
 async function run(
@@ -262,7 +266,7 @@ async function run(
     const d = (t: TestTask) => sinusoidDescriptor(family, t.params);
     const steps = config.adaptSteps;
     const byShots: Record<string, ShotsCurve> = {};
-    const curve = (points: [number, ConfidenceInterval][]): ShotsCurve => ({
+    const curve = (points: [number, ScoredMse][]): ShotsCurve => ({
       shots: points.map((p) => p[0]),
       mse: points.map((p) => p[1]),
     });
@@ -291,7 +295,7 @@ async function run(
     }
 
     // The noise sweep: each σ its own seeded noise, the same for every method.
-    const byNoise: Record<string, ConfidenceInterval[]> = { "zero-shot g(A, b + noise)": [] };
+    const byNoise: Record<string, ScoredMse[]> = { "zero-shot g(A, b + noise)": [] };
     for (const k of NOISE_SHOTS) byNoise[`both, ${k}-shot`] = [];
     for (const [j, sigma] of config.noise.entries()) {
       const noisy = tasks.map((t, i) =>
@@ -350,7 +354,9 @@ async function run(
 
 function summarize(r: SinusoidZeroShotResult, config: SinusoidZeroShotConfig) {
   const metrics: Metric[] = [];
-  const push = (name: string, c: ConfidenceInterval) =>
+  const notes: string[] = [];
+  const push = (name: string, c: ScoredMse) => {
+    if (c.tail) notes.push(`${name}: ${c.tail}`);
     metrics.push({
       name,
       value: c.mean,
@@ -359,6 +365,7 @@ function summarize(r: SinusoidZeroShotResult, config: SinusoidZeroShotConfig) {
       episodes: c.n,
       higherIsBetter: false,
     });
+  };
   for (const [method, curve] of Object.entries(r.byShots)) {
     curve.shots.forEach((k, i) => push(k === 0 ? method : `${method}, K=${k}`, curve.mse[i]));
   }
@@ -367,11 +374,11 @@ function summarize(r: SinusoidZeroShotResult, config: SinusoidZeroShotConfig) {
   }
   const zeroShot = r.byShots["zero-shot g(A, b)"].mse[0].mean;
   const tenShot = r.byShots["MetaClassifier K-shot (c from 0)"];
-  const notes = [
+  notes.unshift(
     `zero-shot from (A, b): MSE ${zeroShot.toPrecision(3)}; the MetaClassifier from 10 examples: ${
       tenShot.mse[tenShot.shots.indexOf(10)].mean.toPrecision(3)
     } (${config.adaptSteps} steps)`,
-  ];
+  );
   if (config.trainSteps < 20_000) {
     notes.push(
       `quick schedule (${config.trainSteps} meta-steps, ${config.encoderSteps} encoder steps): ` +

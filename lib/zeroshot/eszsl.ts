@@ -11,6 +11,11 @@
  * an example is given the class k maximising x V s_k. γ penalises V's size in feature space,
  * λ in attribute space (the paper's Ω with β = 0).
  *
+ * What a dot-product score cannot do: if x V ≈ s_true (the ideal fit), the score of class k
+ * is s_true · s_k, which for 0/1 attributes is the same for a class and for any class with
+ * more attributes (a superset): [1, 0, 1] scores 2 against both [1, 0, 1] and [1, 1, 1]. A
+ * distance to a predicted prototype (`AttributePrototypes`) tells them apart (tested).
+ *
  * Plain arrays in float64: the matrices are small (d and a in the tens) and tfjs has no
  * linear solver; the two systems are symmetric positive definite, solved by Cholesky.
  * @module
