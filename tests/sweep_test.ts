@@ -568,6 +568,17 @@ Deno.test({
         s.metrics.find((x) => x.name === merged.metric)!.interval!.mean
       );
       assert.equal(merged.best!.setting, means.indexOf(Math.min(...means)), "lower MSE is better");
+      // The settings it cannot be told apart from: those whose interval overlaps its own.
+      const at = (s: number) =>
+        merged.settings[s].metrics.find((x) => x.name === merged.metric)!.interval!;
+      const best = at(merged.best!.setting);
+      assert.deepEqual(
+        merged.best!.overlapping,
+        merged.settings.map((s) => s.setting).filter((s) =>
+          s !== merged.best!.setting &&
+          Math.abs(at(s).mean - best.mean) <= at(s).ci95! + best.ci95!
+        ),
+      );
 
       // By hand, as the merge job runs it: the table printed, the report written.
       r = await sweep(["merge", out], env);

@@ -27,6 +27,7 @@ import {
   writePlan,
 } from "../sweep/mod.ts";
 import { atomicWrite } from "../files/mod.ts";
+import { parseDuration } from "./reproduce.ts";
 
 const USAGE = `usage: deno task sweep COMMAND …
 
@@ -38,7 +39,7 @@ const USAGE = `usage: deno task sweep COMMAND …
                                   unless --force
   status DIR                      per run: done, partial (its step), failed (its log's end),
                                   queued or running, not started
-  resume DIR [--partition P] [--time T] [--cpus N] [--mem M]
+  resume DIR [--partition P] [--time T] [--cpus N] [--mem M] [--force]
                                   resubmits only the runs that are not done; partial ones
                                   continue from their checkpoints
   merge DIR                       one table (merged.json) and report.html: per setting, the
@@ -114,19 +115,27 @@ async function main(argv: string[]): Promise<number> {
       }, got ${positional.length ? positional.join(" ") : "none"}\n${USAGE}`,
     );
   }
-  const slurm: SlurmOptions = {
+  const time = flags.time as string | undefined;
+  if (time !== undefined) {
+    try {
+      parseDuration(time);
+    } catch {
+      throw new Error(`--time must be a positive duration like 90m, 2h or 3600s, got "${time}"`);
+    }
+  }
+  // Slurm counts CPUs; Kubernetes takes quantities such as 500m (read below for k8s).
+  const slurm = (): SlurmOptions => ({
     partition: flags.partition as string | undefined,
-    time: flags.time as string | undefined,
+    time,
     cpus: positiveInt("cpus", flags.cpus),
     mem: flags.mem as string | undefined,
-  };
+  });
   const force = Boolean(flags.force);
   switch (command) {
     case "plan":
     case "slurm":
     case "k8s": {
       const plan = await planSweep(await readSpec(target));
-      if (slurm.time !== undefined) taskTimeS(plan, slurm.time); // a bad --time fails here
       const dir = (flags.out as string | undefined) ?? `results/sweeps/${plan.spec.name}`;
       if (command === "plan") {
         const settings = plan.settings.length;
@@ -134,8 +143,8 @@ async function main(argv: string[]): Promise<number> {
           `sweep ${plan.spec.name}: ${plan.runs.length} run(s) of ${plan.spec.experiment} ` +
             `(${plan.spec.preset}): ${settings} setting(s) × ${plan.spec.seeds.length} seed(s), ` +
             `${plan.tasks} scheduler task(s) of ${plan.spec.runsPerTask} run(s), ` +
-            `${taskTimeS(plan, slurm.time)} s each (each run --time-limit ${
-              runTimeLimitS(plan, taskTimeS(plan, slurm.time))
+            `${taskTimeS(plan, time)} s each (each run --time-limit ${
+              runTimeLimitS(plan, taskTimeS(plan, time))
             }s)`,
         );
         for (const run of plan.runs) {
@@ -153,7 +162,7 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       if (command === "slurm") {
-        printSubmission(dir, await submitPending(plan, dir, { ...slurm, force }));
+        printSubmission(dir, await submitPending(plan, dir, { ...slurm(), force }));
         return 0;
       }
       await writePlan(dir, plan);
@@ -164,7 +173,7 @@ async function main(argv: string[]): Promise<number> {
         parallelism: positiveInt("parallelism", flags.parallelism),
         cpus: flags.cpus as string | undefined,
         mem: flags.mem as string | undefined,
-        time: slurm.time,
+        time,
         force,
       });
       const path = `${dir}/k8s-job.json`;
@@ -192,7 +201,10 @@ async function main(argv: string[]): Promise<number> {
       return runs.some((r) => r.state === "failed") ? 1 : 0;
     }
     case "resume": {
-      printSubmission(target, await resumeSweep(target, { ...slurm, ...(force ? { force } : {}) }));
+      printSubmission(
+        target,
+        await resumeSweep(target, { ...slurm(), ...(force ? { force } : {}) }),
+      );
       return 0;
     }
     case "merge": {

@@ -63,8 +63,17 @@ export interface SweepMerge {
   preset: string;
   /** The metric that ranks the settings. */
   metric: string;
-  /** The best setting by that metric (null when no setting has a finite value of it). */
-  best: { setting: number; values: Record<string, string>; interval: SeedInterval } | null;
+  /**
+   * The best setting by that metric (null when no setting has a finite value of it), and
+   * the settings whose 95% interval overlaps its own: those the sweep's seeds do not tell
+   * apart from it.
+   */
+  best: {
+    setting: number;
+    values: Record<string, string>;
+    interval: SeedInterval;
+    overlapping: number[];
+  } | null;
   /** The settings with at least one complete run, in plan order. */
   settings: MergedSetting[];
   /** Runs without a complete result: id, state and why. */
@@ -197,7 +206,19 @@ export async function mergeSweep(dir: string): Promise<SweepMerge> {
       (m.higherIsBetter
         ? m.interval.mean > best.interval.mean
         : m.interval.mean < best.interval.mean);
-    if (better) best = { setting: s.setting, values: s.values, interval: m.interval };
+    if (better) {
+      best = { setting: s.setting, values: s.values, interval: m.interval, overlapping: [] };
+    }
+  }
+  if (best) {
+    const b = best.interval;
+    best.overlapping = settings.filter((s) => s.setting !== best!.setting).filter((s) => {
+      const i = s.metrics.find((m) => m.name === metric)?.interval;
+      if (!i) return false;
+      // Without an interval (one seed) nothing is told apart: it counts as overlapping.
+      if (i.ci95 === undefined || b.ci95 === undefined) return true;
+      return Math.abs(i.mean - b.mean) <= i.ci95 + b.ci95;
+    }).map((s) => s.setting);
   }
   return {
     schema: MERGE_SCHEMA,
@@ -211,6 +232,13 @@ export async function mergeSweep(dir: string): Promise<SweepMerge> {
     complete: done.length,
     total: plan.runs.length,
   };
+}
+
+/** What the best setting's overlaps mean, as a clause (empty when it stands apart). */
+function overlapText(m: SweepMerge): string {
+  const n = m.best?.overlapping.length ?? 0;
+  return n === 0 ? "" : ` (its 95% interval overlaps that of ${n} other setting(s): these ` +
+    `seeds do not tell them apart; more seeds would)`;
 }
 
 /** The merge as plain-text lines (what `deno task sweep merge` prints). */
@@ -232,7 +260,7 @@ export function mergeText(m: SweepMerge): string[] {
     `${m.metric} (${direction} is better), mean ± 95% interval across seeds (Student's t):`,
     ...rows,
     m.best
-      ? `best: ${settingLabel(m.best.values)}: ${intervalText(m.best.interval)}`
+      ? `best: ${settingLabel(m.best.values)}: ${intervalText(m.best.interval)}${overlapText(m)}`
       : "best: none (no setting has a finite value)",
     ...(m.missing.length
       ? [
@@ -375,7 +403,7 @@ export async function writeMerge(
       m.best
         ? `Best setting by ${m.metric}: ${settingLabel(m.best.values)}, ${
           intervalText(m.best.interval)
-        }.`
+        }${overlapText(m)}.`
         : `No setting has a finite ${m.metric}.`,
       "Intervals are 95% across seeds: mean ± t(0.975, n−1)·s/√n over the seeds' values " +
       "(s the sample standard deviation); with one seed there is none. Only complete " +

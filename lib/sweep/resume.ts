@@ -53,8 +53,8 @@ export async function submitPending(
   const done = status.runs.filter((r) => r.state === "done");
   const redo = options.force ? status.runs : status.runs.filter((r) => r.state !== "done");
   if (redo.length === 0) return { submission: null, redo, done };
-  const tasks = [...new Set(redo.map((r) => taskOf(status.plan, r.run.index)))];
-  const submission = await submitSlurm(status.plan, dir, tasks, options);
+  const tasks = [...new Set(redo.map((r) => taskOf(plan, r.run.index)))];
+  const submission = await submitSlurm(plan, dir, tasks, options);
   return { submission, redo, done: options.force ? [] : done };
 }
 
