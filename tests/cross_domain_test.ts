@@ -15,8 +15,23 @@ import {
   runConfig,
   runExperiment,
 } from "../lib/experiments/mod.ts";
+import { pretrainingClasses } from "../lib/experiments/omniglot_transfer.ts";
 
 await initBackend("wasm");
+
+Deno.test("pretrainingClasses: all of the split's classes, or the first N of one seeded order", () => {
+  const train = Int32Array.from({ length: 4800 }, (_, i) => i + 7);
+  const all = { protocol: "standard" as const, pretrainClasses: 0 };
+  assert.equal(pretrainingClasses(train, all, 0), train, "0: every class, in order");
+  const some = pretrainingClasses(train, { ...all, pretrainClasses: 100 }, 0);
+  assert.equal(some.length, 100);
+  assert.equal(new Set(some).size, 100, "distinct");
+  assert.ok([...some].every((c) => c >= 7 && c < 4807), "classes of the split");
+  assert.deepEqual(pretrainingClasses(train, { ...all, pretrainClasses: 100 }, 0), some, "seeded");
+  const more = pretrainingClasses(train, { ...all, pretrainClasses: 200 }, 0);
+  assert.deepEqual([...more.slice(0, 100)], [...some], "the 200 hold the 100");
+  assert.notDeepEqual(pretrainingClasses(train, { ...all, pretrainClasses: 100 }, 1), some);
+});
 
 Deno.test("mnistInOmniglotConvention: the same digits, strokes 1 on 0, rounded to bytes", () => {
   const mnist = loadMnist();
@@ -98,6 +113,7 @@ Deno.test({
       assert.ok(m.value !== null && m.value >= 0 && m.value <= 100, `${m.name}: ${m.value}`);
     }
     assert.ok(run.notes.some((n) => /Patacchiola et al\. 2020/.test(n)));
-    assert.ok(run.notes.some((n) => /pipeline check/.test(n)));
+    assert.ok(run.notes.some((n) => /MAML after 1 meta-steps is near chance/.test(n)));
+    assert.ok(run.notes.some((n) => /pretrain on 100 of the 4,800/.test(n)));
   },
 });
