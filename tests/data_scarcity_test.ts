@@ -10,6 +10,7 @@ import {
   omniglotDataScarcity,
   runConfig,
   runExperiment,
+  saturation,
   scarcityLabel,
 } from "../lib/experiments/mod.ts";
 
@@ -86,4 +87,35 @@ Deno.test({
     assert.equal(byTime.series[0].x.length, 2);
     assert.ok(run.notes.some((n) => /MAML after 1 meta-steps is near chance/.test(n)));
   },
+});
+
+Deno.test("saturation: the smallest N within the 95% intervals of the best", () => {
+  const evalAt = (mean: number, ci95: number) => ({
+    metric: "accuracy" as const,
+    values: [],
+    mean,
+    std: 0,
+    ci95,
+    n: 600,
+  });
+  const run = (characters: number, one: number, five: number) => ({
+    learner: "protonet" as const,
+    characters,
+    history: { step: [], loss: [], dataLoss: [], accuracy: [], gradNorm: [], wallMs: 0 },
+    trainMs: 0,
+    evals: [{ shots: 1, result: evalAt(one, 0.01) }, { shots: 5, result: evalAt(five, 0.01) }],
+  });
+  const points = saturation({
+    runs: [run(400, 0.9, 0.97), run(25, 0.6, 0.8), run(100, 0.885, 0.945)],
+    notStarted: [],
+    dataDir: "",
+  });
+  assert.deepEqual(
+    points.map((p) => [p.learner, p.shots, p.best.characters, p.enough.characters]),
+    [
+      ["protonet", 1, 400, 100], // 88.5 ± 1 overlaps 90 ± 1
+      ["protonet", 5, 400, 400], // 94.5 ± 1 does not reach 97 ± 1
+    ],
+  );
+  assert.ok(Math.abs(points[0].enough.accuracy - 88.5) < 1e-9);
 });

@@ -154,6 +154,8 @@ export {
 } from "./omniglot_complexity.ts";
 export {
   omniglotDataScarcity,
+  type Saturation,
+  saturation,
   SCARCITY_LEARNERS,
   scarcityLabel,
   type ScarcityConfig,

@@ -212,6 +212,48 @@ async function runScarcity(
   return result;
 }
 
+/** Where more meta-training classes stop helping one learner at one shot setting. */
+export interface Saturation {
+  /** The learner. */
+  learner: ScarcityLearner;
+  /** The test shots. */
+  shots: number;
+  /** The N with the highest accuracy, and that accuracy (%). */
+  best: { characters: number; accuracy: number };
+  /**
+   * The smallest N whose 95% interval overlaps the best one's: beyond it, more classes
+   * made no difference this run could tell apart.
+   */
+  enough: { characters: number; accuracy: number };
+}
+
+/**
+ * For each learner and test shot setting, the smallest number of meta-training classes
+ * whose accuracy is within the 95% intervals of the best (see {@linkcode Saturation}).
+ */
+export function saturation(result: ScarcityResult): Saturation[] {
+  const out: Saturation[] = [];
+  for (const learner of SCARCITY_LEARNERS) {
+    const runs = result.runs.filter((r) => r.learner === learner);
+    if (runs.length === 0) continue;
+    for (const { shots } of runs[0].evals) {
+      const points = runs.map((r) => {
+        const e = r.evals.find((v) => v.shots === shots)!.result;
+        return { characters: r.characters, mean: 100 * e.mean, ci: 100 * (e.ci95 ?? 0) };
+      }).sort((a, b) => a.characters - b.characters);
+      const best = points.reduce((a, b) => (b.mean > a.mean ? b : a));
+      const enough = points.find((p) => best.mean - p.mean <= best.ci + p.ci)!;
+      out.push({
+        learner,
+        shots,
+        best: { characters: best.characters, accuracy: best.mean },
+        enough: { characters: enough.characters, accuracy: enough.mean },
+      });
+    }
+  }
+  return out;
+}
+
 function summarizeScarcity(r: ScarcityResult, config: ScarcityConfig) {
   const metrics: Metric[] = r.runs.flatMap((run) =>
     run.evals.map(({ shots, result }) => ({
@@ -263,6 +305,13 @@ function summarizeScarcity(r: ScarcityResult, config: ScarcityConfig) {
   );
   for (const label of r.notStarted) {
     notes.push(`${label}: not trained or evaluated (the time limit was reached before it)`);
+  }
+  for (const p of saturation(r)) {
+    notes.push(
+      `${p.learner} ${p.shots}-shot: best ${p.best.accuracy.toFixed(1)}% at N = ` +
+        `${p.best.characters}; from N = ${p.enough.characters} ` +
+        `(${p.enough.accuracy.toFixed(1)}%) on, within the 95% intervals of the best`,
+    );
   }
   if (r.runs.some((run) => run.learner === "maml") && config.mamlSteps < 1000) {
     notes.push(
