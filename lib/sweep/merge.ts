@@ -57,9 +57,11 @@ export interface MergedSetting {
 export interface SweepMerge {
   /** Always {@linkcode MERGE_SCHEMA}. */
   schema: typeof MERGE_SCHEMA;
-  /** The sweep's name, experiment and preset. */
+  /** The sweep's name. */
   sweep: string;
+  /** Its experiment. */
   experiment: string;
+  /** Its preset. */
   preset: string;
   /** The metric that ranks the settings. */
   metric: string;
@@ -78,8 +80,9 @@ export interface SweepMerge {
   settings: MergedSetting[];
   /** Runs without a complete result: id, state and why. */
   missing: { id: string; state: string; detail: string }[];
-  /** Runs complete, of all. */
+  /** Runs complete. */
   complete: number;
+  /** Runs in the plan. */
   total: number;
 }
 
