@@ -10,6 +10,7 @@ import {
   ConfigError,
   CROSS_DOMAIN_LEARNERS,
   CROSS_DOMAIN_REFERENCE,
+  crossDomainDirections,
   mnistInOmniglotConvention,
   omniglotToMnist,
   runConfig,
@@ -116,4 +117,36 @@ Deno.test({
     assert.ok(run.notes.some((n) => /MAML after 1 meta-steps is near chance/.test(n)));
     assert.ok(run.notes.some((n) => /pretrain on 100 of the 4,800/.test(n)));
   },
+});
+
+Deno.test("crossDomainDirections: pairs ordered as the reference, verdicts beyond the combined CI", () => {
+  const at = (mean: number, ci95: number) => ({
+    metric: "accuracy" as const,
+    values: [],
+    mean,
+    std: 0,
+    ci95,
+    n: 600,
+  });
+  const run = (one: number, five: number) => ({
+    history: { step: [], loss: [], dataLoss: [], accuracy: [], gradNorm: [], wallMs: 0 },
+    trainMs: 0,
+    evals: {
+      omniglot: [],
+      mnist: [{ shots: 1, result: at(one, 0.03) }, { shots: 5, result: at(five, 0.04) }],
+    },
+  });
+  const checks = crossDomainDirections({
+    // ProtoNet 72.0 / 87.2 and Baseline 64.2 / 86.1 in the reference.
+    learners: { baseline: run(0.7, 0.8), protonet: run(0.5, 0.82) },
+    notStarted: [],
+    dataDir: "",
+  });
+  assert.deepEqual(checks.map((c) => [c.higher, c.lower, c.shots, c.verdict]), [
+    ["protonet", "baseline", 1, "disagrees"], // −20 points, beyond √(3² + 3²) ≈ 4.2
+    ["protonet", "baseline", 5, "unresolved"], // +2 points, within √(4² + 4²) ≈ 5.7
+  ]);
+  assert.ok(Math.abs(checks[0].reference - 7.8) < 1e-9);
+  assert.ok(Math.abs(checks[0].ours + 20) < 1e-9);
+  assert.ok(Math.abs(checks[0].ci95 - 100 * Math.hypot(0.03, 0.03)) < 1e-9);
 });

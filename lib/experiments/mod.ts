@@ -167,10 +167,12 @@ export {
   CROSS_DOMAIN_LEARNERS,
   CROSS_DOMAIN_REFERENCE,
   type CrossDomain,
+  crossDomainDirections,
   type CrossDomainConfig,
   type CrossDomainLearner,
   type CrossDomainResult,
   type CrossDomainRun,
+  type DirectionCheck,
   mnistInOmniglotConvention,
   omniglotToMnist,
 } from "./omniglot_cross_domain.ts";
