@@ -67,7 +67,7 @@ const SCHEMA = {
   testEpisodes: intField(
     2,
     100_000,
-    100,
+    60,
     600,
     "3-way test episodes of the unseen digits (the same for all)",
   ),
@@ -383,7 +383,12 @@ function summarize(r: MnistZeroShotResult, config: MnistZeroShotConfig) {
     series: [
       ...Object.entries(r.byShots).map(([name, c]) =>
         c.shots.length === 1
-          ? { name, x: [0, maxShots], y: [c.accuracy[0].mean, c.accuracy[0].mean] }
+          ? {
+            name,
+            x: [0, maxShots],
+            y: [c.accuracy[0].mean, c.accuracy[0].mean],
+            band: [c.accuracy[0].ci95 ?? 0, c.accuracy[0].ci95 ?? 0],
+          }
           : {
             name,
             x: c.shots,
@@ -391,7 +396,7 @@ function summarize(r: MnistZeroShotResult, config: MnistZeroShotConfig) {
             band: c.accuracy.map((a) => a.ci95 ?? 0),
           }
       ),
-      { name: "chance", x: [0, maxShots], y: [100 / 3, 100 / 3] },
+      { name: "chance", x: [0, maxShots], y: [100 / 3, 100 / 3], band: [0, 0] },
     ],
   };
   const byNoise: Curve = {

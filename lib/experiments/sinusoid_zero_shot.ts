@@ -394,7 +394,12 @@ function summarize(r: SinusoidZeroShotResult, config: SinusoidZeroShotConfig) {
     series: lines.map(([name, c]) =>
       c.shots.length === 1
         // A zero-shot method is a level, drawn across the K axis.
-        ? { name, x: [0, maxShots], y: [c.mse[0].mean, c.mse[0].mean] }
+        ? {
+          name,
+          x: [0, maxShots],
+          y: [c.mse[0].mean, c.mse[0].mean],
+          band: [c.mse[0].ci95 ?? 0, c.mse[0].ci95 ?? 0],
+        }
         : {
           name,
           x: c.shots,
