@@ -57,7 +57,7 @@ const SCHEMA = {
   mamlSteps: intField(1, 1_000_000, 20, 2000, "MAML meta-steps per N (1 inner step α = 0.4)"),
   metaBatchSize: intField(1, 64, 2, 8, "MAML tasks per meta-step"),
   filters: intField(4, 128, 32, 64, "Conv-4 filters"),
-  evalEpisodes: intField(1, 100_000, 50, 600, "test episodes per shot setting"),
+  evalEpisodes: intField(1, 100_000, 40, 600, "test episodes per shot setting"),
   learners: choiceField<"all" | ScarcityLearner>(
     ["all", ...SCARCITY_LEARNERS],
     "all",
