@@ -189,3 +189,9 @@ export {
   trainedModelsDir,
 } from "./course.ts";
 export * from "./interpret.ts";
+export {
+  type FeatureReuseConfig,
+  type FeatureReuseLearner,
+  type FeatureReuseResult,
+  omniglotFeatureReuse,
+} from "./omniglot_feature_reuse.ts";

@@ -24,6 +24,7 @@ import { omniglotComplexity } from "./omniglot_complexity.ts";
 import { omniglotDataScarcity } from "./omniglot_data_scarcity.ts";
 import { omniglotToMnist } from "./omniglot_cross_domain.ts";
 import { omniglotLearners } from "./omniglot_learners.ts";
+import { omniglotFeatureReuse } from "./omniglot_feature_reuse.ts";
 
 /** Every experiment MetaLab knows, in the order `reproduce` runs them. */
 export const EXPERIMENTS: readonly Experiment[] = [
@@ -46,6 +47,7 @@ export const EXPERIMENTS: readonly Experiment[] = [
   omniglotDataScarcity,
   omniglotToMnist,
   omniglotLearners,
+  omniglotFeatureReuse,
 ];
 
 /** The experiment called `name`; an unknown name gets an error listing the known ones. */
