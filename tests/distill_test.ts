@@ -381,3 +381,29 @@ Deno.test("mnist-distill's split: 2,000 test digits, every 5th, disjoint from th
   const seen = new Set(train);
   assert.ok(test.every((i) => !seen.has(i)));
 });
+
+Deno.test("ExampleBatches' jitter shifts each image by at most the given pixels, zeros where it left", () => {
+  const image = Array.from({ length: 9 }, (_, i) => i + 1); // 3×3: 1 2 3 / 4 5 6 / 7 8 9
+  const data = new ArrayDataset({
+    name: "one",
+    data: Float32Array.from(image),
+    itemShape: [3, 3, 1],
+    labels: [0],
+  });
+  const shifted = (dx: number, dy: number) =>
+    image.map((_, i) => {
+      const [r, c] = [Math.floor(i / 3) - dy, (i % 3) - dx];
+      return r >= 0 && r < 3 && c >= 0 && c < 3 ? image[r * 3 + c] : 0;
+    });
+  const all = [-1, 0, 1].flatMap((dx) => [-1, 0, 1].map((dy) => shifted(dx, dy).join()));
+  const batches = new ExampleBatches(data, [0], { batchSize: 40, jitter: 1 });
+  const b = batches.sample(new Rng(0));
+  const rows = (b.support.x.reshape([40, 9]).arraySync() as number[][]).map((r) => r.join());
+  assert.ok(
+    rows.every((r) => all.includes(r)),
+    `a shift of more than 1 pixel: ${rows.find((r) => !all.includes(r))}`,
+  );
+  assert.ok(new Set(rows).size > 3, `40 draws gave only ${new Set(rows).size} different shifts`);
+  assert.throws(() => new ExampleBatches(data, [0], { batchSize: 1, jitter: 1.5 }), /jitter/);
+  tf.dispose([b.support, b.query] as never);
+});

@@ -19,6 +19,11 @@ export interface ExampleBatchesOptions {
   flatten?: boolean;
   /** The teacher's logits of every example of `indices`, row by row (`indices.length × C`). */
   teacherLogits?: Float32Array;
+  /**
+   * Shift each image by up to this many pixels in x and y (uniform integers, zero fill; default
+   * 0): Hinton et al.'s "jittered" inputs, which regularise a teacher. Needs `[H, W, C]` items.
+   */
+  jitter?: number;
 }
 
 /**
@@ -50,6 +55,8 @@ export class ExampleBatches implements TaskSource, Teacher {
   readonly batchSize: number;
   /** Whether inputs are rows. */
   readonly flatten: boolean;
+  /** Maximum shift in pixels. */
+  readonly jitter: number;
   readonly #teacherLogits: Float32Array | undefined;
   readonly #classes: number;
   readonly #drawn = new WeakMap<tf.Tensor, Int32Array>();
@@ -60,7 +67,13 @@ export class ExampleBatches implements TaskSource, Teacher {
     indices: ArrayLike<number>,
     options: ExampleBatchesOptions,
   ) {
-    const { batchSize, flatten = false, teacherLogits } = options;
+    const { batchSize, flatten = false, teacherLogits, jitter = 0 } = options;
+    if (!Number.isInteger(jitter) || jitter < 0 || (jitter > 0 && dataset.itemShape.length !== 3)) {
+      throw new RangeError(
+        `ExampleBatches: jitter must be an integer ≥ 0 on [H, W, C] items, got ${jitter} on ` +
+          `[${dataset.itemShape}]`,
+      );
+    }
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new RangeError(`ExampleBatches: batchSize must be an integer ≥ 1, got ${batchSize}`);
     }
@@ -82,6 +95,7 @@ export class ExampleBatches implements TaskSource, Teacher {
     this.dataset = dataset;
     this.batchSize = batchSize;
     this.flatten = flatten;
+    this.jitter = jitter;
     this.#teacherLogits = teacherLogits;
     this.#classes = teacherLogits ? teacherLogits.length / this.indices.length : 0;
   }
@@ -97,7 +111,7 @@ export class ExampleBatches implements TaskSource, Teacher {
     for (let i = 0; i < this.batchSize; i++) picks[i] = rng.int(this.indices.length);
     const shape = this.flatten ? [this.dataset.itemSize] : [...this.dataset.itemShape];
     const episode: Episode = {
-      support: this.#read(picks, shape),
+      support: this.#read(picks, shape, rng),
       query: {
         x: tf.tensor(new Float32Array(0), [0, ...shape], "float32"),
         y: tf.tensor1d(new Int32Array(0), "int32"),
@@ -108,13 +122,27 @@ export class ExampleBatches implements TaskSource, Teacher {
   }
 
   /** The inputs and labels of positions `picks` (into `indices`). */
-  #read(picks: Int32Array, shape: number[]): { x: tf.Tensor; y: tf.Tensor } {
+  #read(picks: Int32Array, shape: number[], rng: Rng): { x: tf.Tensor; y: tf.Tensor } {
     const size = this.dataset.itemSize;
     const x = new Float32Array(picks.length * size);
     const y = new Int32Array(picks.length);
+    const image = this.jitter > 0 ? new Float32Array(size) : null;
     picks.forEach((p, i) => {
       const example = this.indices[p];
-      this.dataset.writeExample(example, x, i * size);
+      if (image) {
+        this.dataset.writeExample(example, image, 0);
+        const s = this.jitter;
+        shiftInto(
+          image,
+          x,
+          i * size,
+          this.dataset.itemShape,
+          rng.int(2 * s + 1) - s,
+          rng.int(2 * s + 1) - s,
+        );
+      } else {
+        this.dataset.writeExample(example, x, i * size);
+      }
       y[i] = this.dataset.labels[example];
     });
     return { x: tf.tensor(x, [picks.length, ...shape], "float32"), y: tf.tensor1d(y, "int32") };
@@ -134,6 +162,28 @@ export class ExampleBatches implements TaskSource, Teacher {
     const out = new Float32Array(picks.length * c);
     picks.forEach((p, i) => out.set(this.#teacherLogits!.subarray(p * c, (p + 1) * c), i * c));
     return tf.tensor2d(out, [picks.length, c]);
+  }
+}
+
+/** Writes `image` `[H, W, C]` shifted by (dx, dy) pixels into `out` at `offset`, zeros where it left. */
+function shiftInto(
+  image: Float32Array,
+  out: Float32Array,
+  offset: number,
+  [h, w, c]: readonly number[],
+  dx: number,
+  dy: number,
+): void {
+  for (let r = 0; r < h; r++) {
+    const from = r - dy;
+    if (from < 0 || from >= h) continue;
+    for (let col = 0; col < w; col++) {
+      const src = col - dx;
+      if (src < 0 || src >= w) continue;
+      for (let k = 0; k < c; k++) {
+        out[offset + (r * w + col) * c + k] = image[(from * w + src) * c + k];
+      }
+    }
   }
 }
 
