@@ -157,6 +157,7 @@ Deno.test("AttributePrototypes.adapt: c_k = (w·g(a_k) + Σ f(x)) / (w + K), log
   const zero = g.adapt([[1, 0], [0, 1]]);
   assertAllClose(zero.predict(tf.tensor2d([[1, 0]])), [[0, -2]], { atol: 1e-6 });
   zero.dispose();
+  assert.throws(() => g.adapt([[1, 0]], { priorWeight: 0 }), /priorWeight 0 with no support set/);
   tf.dispose([embeddings, labels, q]);
   g.dispose();
 });
@@ -217,7 +218,7 @@ const lines: FunctionFamily<{ slope: number }> = {
   evaluate: ({ slope }, xs) => Float32Array.from(xs, (x) => slope * x),
 };
 
-async function trainedToy(seed: number) {
+async function trainedToy(seed: number, { metaSteps = 150, encoderSteps = 300 } = {}) {
   const mc = new MetaClassifier(mlp([1, 20, 20, 1]), {
     rng: new Rng(seed),
     kind: "regression",
@@ -227,7 +228,10 @@ async function trainedToy(seed: number) {
     objective: { innerSteps: 1, innerLr: 1.0, outerLr: 0.01, metaBatchSize: 10 },
   });
   const source = new RegressionTaskSampler(lines, { shots: 5, queries: 5 });
-  await metaTrain(mc, taskSampler(source, new Rng(seed + 1)), { steps: 150, metaBatchSize: 10 });
+  await metaTrain(mc, taskSampler(source, new Rng(seed + 1)), {
+    steps: metaSteps,
+    metaBatchSize: 10,
+  });
   const zs = new DescriptorContext(mc, {
     rng: new Rng(seed + 2),
     descriptorSize: 1,
@@ -235,7 +239,7 @@ async function trainedToy(seed: number) {
     lr: 0.01,
   });
   const rng = new Rng(seed + 3);
-  for (let s = 0; s < 300; s++) {
+  for (let s = 0; s < encoderSteps; s++) {
     const batch = source.sampleBatch(rng, 10);
     const descriptors = tf.tensor2d(batch.metas.map((m) => [m.params.slope / 2]));
     zs.step({ descriptors, x: batch.query.x, y: batch.query.y });
@@ -284,9 +288,10 @@ Deno.test("DescriptorContext predicts a line it never saw from its slope alone (
 });
 
 Deno.test("DescriptorContext is deterministic per seed and leaks no tensor", async () => {
-  const a = await trainedToy(4);
-  const b = await trainedToy(4);
-  const c = await trainedToy(5);
+  const short = { metaSteps: 20, encoderSteps: 20 }; // determinism needs no converged model
+  const a = await trainedToy(4, short);
+  const b = await trainedToy(4, short);
+  const c = await trainedToy(5, short);
   const d = tf.tensor2d([[0.3], [-0.8]]);
   const ctx = (m: typeof a) => Array.from(m.zs.contexts(d).dataSync());
   try {

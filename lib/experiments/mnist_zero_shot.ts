@@ -18,8 +18,13 @@ import { type LabelledDataset, loadMnist } from "../datasets/mod.ts";
 import { conv4 } from "../models/mod.ts";
 import { Rng } from "../random/mod.ts";
 import { EpisodeSampler } from "../tasks/mod.ts";
-import { accuracy, ProtoNet, prototypes, type TrainingHistory } from "../meta/mod.ts";
-import { negativeSquaredDistances } from "../meta/mod.ts";
+import {
+  accuracy,
+  negativeSquaredDistances,
+  ProtoNet,
+  prototypes,
+  type TrainingHistory,
+} from "../meta/mod.ts";
 import { type ConfidenceInterval, confidenceInterval } from "../eval/mod.ts";
 import {
   AttributeProtoNet,
@@ -37,7 +42,13 @@ import {
 import { trainWithCheckpoints } from "./training.ts";
 import { choiceField, type ConfigOf, intField, numberField, numbersField } from "./config.ts";
 import { trainingCurve } from "./summary.ts";
-import type { Curve, Experiment, Metric, RunContext } from "./types.ts";
+import {
+  type Curve,
+  type Experiment,
+  type Metric,
+  type RunContext,
+  RunInterrupted,
+} from "./types.ts";
 
 const SCHEMA = {
   embedding: choiceField(
@@ -246,7 +257,7 @@ async function run(config: MnistZeroShotConfig, ctx: RunContext): Promise<MnistZ
     const ways = MNIST_UNSEEN_DIGITS.length;
     const confusion = MNIST_UNSEEN_DIGITS.map(() => MNIST_UNSEEN_DIGITS.map(() => 0));
     for (let e = 0; e < config.testEpisodes; e++) {
-      if (ctx.signal.aborted) throw new Error(`mnist-zero-shot: interrupted at episode ${e}`);
+      if (ctx.signal.aborted) throw new RunInterrupted(e);
       const task = test.sample(rng);
       const attributes = digitAttributes(task.meta.classes);
       const queryY = Array.from(task.query.y.dataSync());

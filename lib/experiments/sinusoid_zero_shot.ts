@@ -33,7 +33,13 @@ import {
 import { stepRng, trainWithCheckpoints } from "./training.ts";
 import { boolField, type ConfigOf, intField, numbersField } from "./config.ts";
 import { trainingCurve } from "./summary.ts";
-import type { Curve, Experiment, Metric, RunContext } from "./types.ts";
+import {
+  type Curve,
+  type Experiment,
+  type Metric,
+  type RunContext,
+  RunInterrupted,
+} from "./types.ts";
 
 const SCHEMA = {
   trainSteps: intField(
@@ -145,7 +151,13 @@ async function trainEncoder(
   const t0 = performance.now();
   const family = source.family as SinusoidFamily;
   for (let s = 0; s < steps; s++) {
-    if (ctx.signal.aborted) throw new Error(`${label}: interrupted at step ${s}`);
+    if (ctx.signal.aborted) throw new RunInterrupted(s);
+    if (Date.now() >= ctx.deadline) {
+      // No checkpoint: g_ψ is cheap and seeded, a resumed run retrains it from the start.
+      ctx.log(`${label}: time limit reached at step ${s} of ${steps}`);
+      ctx.onStopped({ label, step: s, steps });
+      break;
+    }
     const batch = source.sampleBatch(stepRng(ctx.seed + 17, s), META_BATCH);
     const descriptors = tf.tensor2d(
       batch.metas.map((m) => sinusoidDescriptor(family, m.params, description)),

@@ -141,6 +141,11 @@ export class AttributePrototypes {
     if (!(w >= 0) || !Number.isFinite(w)) {
       throw new RangeError(`AttributePrototypes.adapt: priorWeight must be ≥ 0, got ${w}`);
     }
+    if (w === 0 && !options.support) {
+      throw new RangeError(
+        "AttributePrototypes.adapt: priorWeight 0 with no support set defines no prototype",
+      );
+    }
     const ways = attributes.length;
     const protos = tf.tidy(() => {
       const described = this.prototypes(attributes);

@@ -96,6 +96,12 @@ export class DescriptorContext {
         `DescriptorContext: expected a regression MetaClassifier, got kind "${learner.kind}"`,
       );
     }
+    if (!learner.base.perExample) {
+      // Training runs T tasks through `forwardBatched`, which needs a per-example base.
+      throw new Error(
+        `DescriptorContext: the MetaClassifier's base ${learner.base.name} is not per-example (an MLP is)`,
+      );
+    }
     this.learner = learner;
     this.descriptorSize = descriptorSize;
     this.encoder = mlp([descriptorSize, ...(options.hidden ?? [40, 40]), learner.contextSize]);
