@@ -139,7 +139,13 @@ export function objectiveSmoothGrad(
 
 /** Options of {@linkcode integratedGradients}. */
 export interface IntegratedGradientsOptions {
-  /** The baseline x̄ (default zeros: blank paper for ink images). */
+  /**
+   * The baseline x̄ (default zeros: blank paper for ink images). For a model that normalises
+   * with the batch's statistics (Conv-4's batch norm) zeros is a poor baseline: scaling the
+   * whole batch by t > 0 leaves its output unchanged except for t near 0, so the path from 0
+   * is flat where the midpoint rule samples it and the sum misses s(x) − s(0). A baseline
+   * that is not a scaled copy of x, e.g. the batch's mean image, keeps completeness.
+   */
   baseline?: tf.Tensor;
   /** Points of the midpoint rule along the path (default 32). */
   steps?: number;
