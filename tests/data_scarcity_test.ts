@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { initBackend } from "../lib/backend/mod.ts";
+import type { TransferBaseline } from "../lib/eval/mod.ts";
 import {
   ConfigError,
   omniglotDataScarcity,
@@ -21,13 +22,18 @@ Deno.test("omniglot-data-scarcity: labels name a learner and N; a bad config is 
   const config = (await runConfig(omniglotDataScarcity, { preset: "quick" })).config;
   const proto = omniglotDataScarcity.learner!("protonet-200c", config);
   const maml = omniglotDataScarcity.learner!("maml-5c", config);
+  // The Baseline's pretraining head has one output per training character.
+  const baseline = omniglotDataScarcity.learner!("baseline-25c", config) as TransferBaseline;
+  assert.equal(baseline.name, "baseline");
+  assert.equal(baseline.classes, 25);
+  baseline.dispose();
   assert.equal(proto.name, "protonet");
   assert.equal(maml.name, "maml");
   proto.dispose();
   maml.dispose();
   assert.throws(
     () => omniglotDataScarcity.learner!("reptile-5c", config),
-    /unknown omniglot-data-scarcity model "reptile-5c": expected <protonet\|maml>-<N>c/,
+    /unknown omniglot-data-scarcity model "reptile-5c": expected <protonet\|maml\|baseline>-<N>c/,
   );
   await assert.rejects(
     runConfig(omniglotDataScarcity, { preset: "quick", overrides: { characters: "5,7.5" } }),
@@ -56,6 +62,7 @@ Deno.test({
         shots: "1,2",
         protoSteps: 2,
         mamlSteps: 1,
+        pretrainSteps: 3,
         metaBatchSize: 1,
         filters: 4,
         queries: 1,
@@ -66,15 +73,15 @@ Deno.test({
     const { runs } = run.details;
     assert.deepEqual(
       runs.map((r) => scarcityLabel(r.learner, r.characters)),
-      ["protonet-5c", "protonet-6c", "maml-5c", "maml-6c"],
+      ["protonet-5c", "protonet-6c", "maml-5c", "maml-6c", "baseline-5c", "baseline-6c"],
       "learners in turn, N ascending",
     );
     for (const r of runs) {
-      assert.equal(r.history.step.length, r.learner === "protonet" ? 2 : 1);
+      assert.equal(r.history.step.length, { protonet: 2, maml: 1, baseline: 3 }[r.learner]);
       assert.deepEqual(r.evals.map((e) => e.shots), [1, 2]);
       for (const e of r.evals) assert.equal(e.result.n, 2);
     }
-    assert.equal(run.metrics.length, 8);
+    assert.equal(run.metrics.length, 12);
     assert.equal(run.metrics[0].name, "5-way 1-shot protonet, 5 training characters");
     const [byClasses, byTime] = run.curves;
     assert.deepEqual(byClasses.series.map((s) => s.name), [
@@ -82,6 +89,8 @@ Deno.test({
       "protonet 2-shot",
       "maml 1-shot",
       "maml 2-shot",
+      "baseline 1-shot",
+      "baseline 2-shot",
     ]);
     assert.deepEqual(byClasses.series[0].x, [5, 6]);
     assert.equal(byTime.series[0].x.length, 2);
