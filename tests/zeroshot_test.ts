@@ -12,6 +12,12 @@ import { RegressionTaskSampler } from "../lib/tasks/mod.ts";
 import { MetaClassifier, metaTrain, taskSampler } from "../lib/meta/mod.ts";
 import { assertAllClose, assertNoTensorLeak } from "../lib/testing/mod.ts";
 import {
+  mnistZeroShot,
+  resolveConfig,
+  runContext,
+  sinusoidZeroShot,
+} from "../lib/experiments/mod.ts";
+import {
   AttributeProtoNet,
   AttributePrototypes,
   describability,
@@ -324,5 +330,42 @@ Deno.test("DescriptorContext is deterministic per seed and leaks no tensor", asy
   } finally {
     d.dispose();
     for (const m of [a, b, c]) (m.zs.dispose(), m.mc.dispose());
+  }
+});
+
+Deno.test("sinusoid-zero-shot and mnist-zero-shot on tiny configs: the same numbers per seed, no tensor left behind", async () => {
+  const cases = [
+    {
+      experiment: sinusoidZeroShot,
+      overrides: { trainSteps: 2, encoderSteps: 3, testTasks: 3, noise: [0, 1] },
+      otherSeed: true,
+    },
+    {
+      experiment: mnistZeroShot,
+      overrides: {
+        trainSteps: 1,
+        filters: 4,
+        fitPerClass: 10,
+        mapSteps: 2,
+        testEpisodes: 2,
+        noise: [0, 1],
+      },
+      otherSeed: false, // a Conv-4 on the cpu backend is slow; sinusoids show seeds matter
+    },
+  ] as const;
+  for (const { experiment, overrides, otherSeed } of cases) {
+    // deno-lint-ignore no-explicit-any
+    const e = experiment as any;
+    const config = resolveConfig(e.schema, "quick", overrides);
+    const metrics = async (seed: number) =>
+      e.summarize(await e.run(config, runContext(seed)), config).metrics;
+    const before = tf.memory().numTensors;
+    const first = await metrics(3);
+    assert.equal(tf.memory().numTensors, before, `${experiment.name}: tensors left behind`);
+    assert.deepEqual(await metrics(3), first, `${experiment.name}: seed 3 twice`);
+    if (otherSeed) {
+      assert.notDeepEqual(await metrics(4), first, `${experiment.name}: seeds 3 and 4`);
+    }
+    assert.ok(first.every((m: { value: number }) => Number.isFinite(m.value)), experiment.name);
   }
 });

@@ -234,7 +234,7 @@ async function run(config: MnistZeroShotConfig, ctx: RunContext): Promise<MnistZ
     try {
       mapLoss = g.fit(fx, fy, seenAttributes, config.mapSteps);
       const seen = g.adapt(seenAttributes);
-      seenFitAccuracy = percent(seen.predict(fx), fy);
+      seenFitAccuracy = tf.tidy(() => percent(seen.predict(fx), fy));
       seen.dispose();
     } finally {
       tf.dispose([fx, fy]);
@@ -284,7 +284,7 @@ async function run(config: MnistZeroShotConfig, ctx: RunContext): Promise<MnistZ
       };
       const both = (attrs: number[][], support: { embeddings: tf.Tensor; labels: tf.Tensor }) => {
         const m = g.adapt(attrs, { support, priorWeight: config.priorWeight });
-        const acc = percent(m.predict(q), task.query.y);
+        const acc = tf.tidy(() => percent(m.predict(q), task.query.y));
         m.dispose();
         return acc;
       };

@@ -330,7 +330,9 @@ async function run(
     const gx = tf.tensor2d(grid, [grid.length, 1]);
     const predictions: Record<string, number[]> = {};
     const show = (name: string, model: AdaptedModel) => {
-      predictions[name] = Array.from(tf.tidy(() => model.predict(gx)).dataSync());
+      const y = model.predict(gx);
+      predictions[name] = Array.from(y.dataSync());
+      y.dispose();
       model.dispose();
     };
     const one = supportOf(task, 1);
