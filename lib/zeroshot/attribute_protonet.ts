@@ -47,7 +47,20 @@ export interface AttributeProtoNetOptions {
   training?: boolean;
 }
 
-/** Snell et al.'s zero-shot ProtoNet, trained jointly with the few-shot loss (see module docs). */
+/**
+ * Snell et al.'s zero-shot ProtoNet, trained jointly with the few-shot loss (see module docs).
+ *
+ * @example
+ * ```ts
+ * const learner = new AttributeProtoNet(conv4({ inputShape: [28, 28, 1], outputs: 0 }), 64, {
+ *   rng: new Rng(0),
+ *   attributes: MNIST_DIGIT_ATTRIBUTES, // row c: the attributes of dataset class c
+ * });
+ * const seen = new EpisodeSampler(loadMnist(), MNIST_SEEN_DIGITS, { ways: 5, shots: 5, queries: 15 });
+ * await metaTrain(learner, taskSampler(seen, new Rng(1)), { steps: 100, metaBatchSize: 1 });
+ * const described = learner.describedPrototypes(digitAttributes([0, 1, 7])); // [3, 64]
+ * ```
+ */
 export class AttributeProtoNet extends BaseMetaLearner {
   /** The embedding network f (its `apply` is the embedding). */
   readonly model: FunctionalModel;

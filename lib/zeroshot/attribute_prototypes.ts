@@ -45,7 +45,20 @@ export interface AttributeAdaptOptions {
   priorWeight?: number;
 }
 
-/** The attribute → prototype map g and what it classifies (see the module docs). */
+/**
+ * The attribute → prototype map g and what it classifies (see the module docs).
+ *
+ * @example
+ * ```ts
+ * const g = new AttributePrototypes({ rng: new Rng(0), attributeSize: 6, embeddingSize: 32 });
+ * g.fit(seenEmbeddings, seenLabels, digitAttributes(MNIST_SEEN_DIGITS), 300);
+ * const zeroShot = g.adapt(digitAttributes([0, 1, 7])); // predict takes embeddings f(x)
+ * const both = g.adapt(digitAttributes([0, 1, 7]), {
+ *   support: { embeddings: supportEmbeddings, labels: supportLabels },
+ *   priorWeight: 1,
+ * });
+ * ```
+ */
 export class AttributePrototypes {
   /** [W `[a, D]`, b `[D]`]. */
   readonly params: tf.Variable[];

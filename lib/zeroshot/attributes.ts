@@ -82,7 +82,11 @@ export function digitAttributes(digits: readonly number[]): number[][] {
  * const noisy = noisyDescriptors(digitAttributes([0, 1, 7]), 0.25, new Rng(0));
  * ```
  */
-export function noisyDescriptors(rows: readonly (readonly number[])[], sigma: number, rng: Rng) {
+export function noisyDescriptors(
+  rows: readonly (readonly number[])[],
+  sigma: number,
+  rng: Rng,
+): number[][] {
   if (!(sigma >= 0) || !Number.isFinite(sigma)) {
     throw new RangeError(`noisyDescriptors: sigma must be a finite number ≥ 0, got ${sigma}`);
   }

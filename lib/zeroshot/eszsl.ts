@@ -42,7 +42,10 @@ function checkMatrix(name: string, m: readonly (readonly number[])[], cols?: num
 }
 
 /** Solves A Z = B for symmetric positive definite A `[n, n]` (Cholesky), B `[n, k]`. */
-export function solveSpd(a: readonly (readonly number[])[], b: readonly (readonly number[])[]) {
+export function solveSpd(
+  a: readonly (readonly number[])[],
+  b: readonly (readonly number[])[],
+): number[][] {
   const n = a.length;
   const l = Array.from({ length: n }, () => new Float64Array(n));
   for (let i = 0; i < n; i++) {
