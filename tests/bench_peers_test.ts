@@ -141,7 +141,7 @@ Deno.test("benchCompute with a peer: alternating rounds, the ratio of the same r
     log: () => {},
   });
   assert.equal(tf.memory().numTensors, before, "the case leaked tensors");
-  assert.equal(closed(), 1, "the case's peer process is closed");
+  assert.equal(closed(), 3, "one peer process per variant, each closed");
   // Two rounds of one step each; every variant warmed up on its first round only.
   assert.deepEqual(requests, [
     "conv4-protonet-step loop steps 1 warmup 1",

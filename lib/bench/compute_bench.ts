@@ -383,13 +383,15 @@ interface CaseMeasurement {
 
 /**
  * Builds the case, warms it up, and times it: alone, or in `rounds` alternating rounds with
- * every variant of `session` (ours, then each PyTorch variant, then ours again, …).
+ * every PyTorch variant (ours, then each variant, then ours again, …). Each variant has a peer
+ * process of its own (`sessions`, one per variant, in order), so that its peak memory is its
+ * own: the vmap variants hold every task at once.
  */
 async function measureCase(
   spec: CaseSpec,
   n: number,
   w: number,
-  session: PeerSession | null,
+  sessions: Array<{ variant: string; session: PeerSession }> | null,
   rounds: number,
 ): Promise<CaseMeasurement> {
   const peakReset = resetPeakRss();
@@ -398,7 +400,7 @@ async function measureCase(
     for (let i = 0; i < w; i++) await c.step();
     let ours: number[];
     let peer: CaseMeasurement["peer"];
-    if (!session) ours = await timeEach(c.step, n);
+    if (!sessions) ours = await timeEach(c.step, n);
     else {
       const r = Math.max(1, Math.min(rounds, n));
       const perRound = Math.ceil(n / r);
@@ -406,7 +408,7 @@ async function measureCase(
       const peaks: Record<string, number> = {};
       const sides = [
         () => timeEach(c.step, perRound),
-        ...session.variants.map((variant) => async (round: number) => {
+        ...sessions.map(({ variant, session }) => async (round: number) => {
           if (errors[variant]) return [];
           try {
             const reply = await session.run(variant, {
@@ -427,7 +429,7 @@ async function measureCase(
       peer = {
         rounds: r,
         errors,
-        variants: session.variants.flatMap((variant, i) =>
+        variants: sessions.flatMap(({ variant }, i) =>
           theirs[i].length
             ? [{
               variant,
@@ -502,12 +504,21 @@ export async function benchCompute(
       const n = spec.steps(onCpu ? cpuSteps : steps, onCpu);
       const w = spec.warmup(onCpu ? 0 : warmup, onCpu);
       // PyTorch runs beside the fast backends only: cpu is pure JS, not a contender.
-      const session = !onCpu && options.peer ? await options.peer.session(spec.name) : null;
       let m: CaseMeasurement;
+      const sessions: Array<{ variant: string; session: PeerSession }> = [];
       try {
-        m = await measureCase(spec, n, w, session, rounds);
+        if (!onCpu && options.peer) {
+          const first = await options.peer.session(spec.name);
+          if (first) {
+            sessions.push({ variant: first.variants[0], session: first });
+            for (const variant of first.variants.slice(1)) {
+              sessions.push({ variant, session: (await options.peer.session(spec.name))! });
+            }
+          }
+        }
+        m = await measureCase(spec, n, w, sessions.length ? sessions : null, rounds);
       } finally {
-        await session?.close();
+        for (const { session } of sessions) await session.close();
       }
       const record: BenchRecord = {
         suite: "compute",

@@ -3,8 +3,8 @@
  * (`bench/peers/torch_peer.py`), run beside ours in the same process tree and the same run, so
  * that a ratio is measured, never divided by a figure typed in from an older measurement.
  *
- * Protocol (one JSON object per line over the peer's stdin / stdout; the peer is started once
- * per case, so its peak RSS is that case's):
+ * Protocol (one JSON object per line over the peer's stdin / stdout; a peer process is started
+ * for each case and variant, so its peak RSS is that variant's):
  *
  * - `{"op":"hello"}` → `{"ok":true,"torch":"1.13…","threads":2,"functorch":true,
  *   "cases":{"conv4-protonet-step":["eager","channels-last"],…}}`
