@@ -1,6 +1,7 @@
 /**
  * A ProtoNet whose embedding is meta-trained *for* zero-shot use, as Snell, Swersky & Zemel
- * (2017, section 2.4) train theirs: on each seen-class episode the prototypes are predicted
+ * (2017, section 2.4) train theirs (they learn a linear embedding of fixed image features and
+ * fix the prototypes to unit length; here f is a Conv-4 from pixels): on each seen-class episode the prototypes are predicted
  * from the classes' attribute vectors, c_k = a_k W + b, and the embedding f and the map
  * (W, b) are learned together by the cross-entropy of softmax(−‖f(x) − c_k‖²) on the queries.
  * An embedding trained only for few-shot episodes has no reason to place a class where its
