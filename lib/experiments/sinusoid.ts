@@ -100,7 +100,9 @@ export function fitCurves(
   const x = tf.tensor2d(grid, [grid.length, 1]);
   for (const s of steps) {
     const adapted = learner.adapt(task.support, { steps: s });
-    out[s] = Array.from(tf.tidy(() => adapted.predict(x)).dataSync());
+    const y = adapted.predict(x); // a tidy would hand this tensor back, undisposed
+    out[s] = Array.from(y.dataSync());
+    y.dispose();
     adapted.dispose();
   }
   x.dispose();
