@@ -21,7 +21,7 @@ import {
   type TorchPeer,
 } from "../lib/bench/peers.ts";
 import { parseAnchorResult, TIME_TO_ACCURACY_CASE } from "../lib/bench/time_to_accuracy.ts";
-import { summarize } from "../lib/bench/types.ts";
+import { kernelShares, summarize } from "../lib/bench/types.ts";
 import { formatTable, pytorchSummary } from "../lib/cli/bench.ts";
 import { runCli } from "../lib/testing/cli.ts";
 
@@ -347,4 +347,38 @@ Deno.test({
       assert.ok(err < 1e-4, `${key}: relative error ${err}`);
     }
   },
+});
+
+Deno.test("kernelShares: kernel time summed by name, largest first, shares of the total", () => {
+  const shares = kernelShares([
+    { name: "Conv2D", kernelTimeMs: 2 },
+    { name: "Relu", kernelTimeMs: 1 },
+    { name: "Conv2D", kernelTimeMs: 4 },
+    { name: "Pad", kernelTimeMs: { error: "no timer" } },
+  ]);
+  assert.deepEqual(shares, [
+    { kernel: "Conv2D", ms: 6, calls: 2, share: 6 / 7 },
+    { kernel: "Relu", ms: 1, calls: 1, share: 1 / 7 },
+    { kernel: "Pad", ms: 0, calls: 1, share: 0 },
+  ]);
+});
+
+Deno.test("benchCompute --profile: the record says which kernels one step ran", async () => {
+  await initBackend("wasm");
+  const [record] = await benchCompute(["wasm"], {
+    steps: 1,
+    warmup: 0,
+    cases: ["conv4-protonet-step"],
+    profile: true,
+    log: () => {},
+  });
+  const kernels = record.profile!.map((k) => k.kernel);
+  for (const k of ["Conv2D", "Conv2DBackpropFilter", "Conv2DBackpropInput"]) {
+    assert.ok(kernels.includes(k), `${k} missing from ${kernels.join(", ")}`);
+  }
+  // Four conv layers: four forward convs; the first layer needs no input gradient.
+  assert.equal(record.profile!.find((k) => k.kernel === "Conv2D")!.calls, 4);
+  assert.equal(record.profile!.find((k) => k.kernel === "Conv2DBackpropInput")!.calls, 3);
+  const total = record.profile!.reduce((a, k) => a + k.share, 0);
+  assert.ok(Math.abs(total - 1) < 1e-9, `shares sum to ${total}`);
 });

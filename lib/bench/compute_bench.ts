@@ -38,7 +38,7 @@ import {
   type TorchPeer,
   type VariantTiming,
 } from "./peers.ts";
-import type { BenchRecord } from "./types.ts";
+import { type BenchRecord, type KernelShare, kernelShares } from "./types.ts";
 
 /** How many steps to time per case, which cases, and the peer. */
 export interface ComputeBenchOptions {
@@ -62,6 +62,8 @@ export interface ComputeBenchOptions {
   peer?: TorchPeer | null;
   /** Rounds of the alternation (default 4, at most the number of timed steps). */
   rounds?: number;
+  /** Profile one more step of each case by kernel (`tf.profile`): the record's `profile`. */
+  profile?: boolean;
   /** Called with one line per finished case (progress). */
   log?: (line: string) => void;
 }
@@ -374,6 +376,7 @@ async function timeEach(step: () => Promise<void>, steps: number): Promise<numbe
 interface CaseMeasurement {
   ours: { medianMs: number; minMs: number; steps: number };
   memory: Record<string, number | string>;
+  profile?: KernelShare[];
   peer?: {
     variants: VariantTiming[];
     errors: Record<string, string>;
@@ -393,6 +396,7 @@ async function measureCase(
   w: number,
   sessions: Array<{ variant: string; session: PeerSession }> | null,
   rounds: number,
+  profile = false,
 ): Promise<CaseMeasurement> {
   const peakReset = resetPeakRss();
   const c = spec.make();
@@ -450,7 +454,16 @@ async function measureCase(
       memory.peakRssMiB = rss;
       if (!peakReset) memory.peakRssNote = "process peak so far (clear_refs not writable)";
     }
-    return { ours: summarize(ours), memory, peer };
+    // After the timing, so that profiling's bookkeeping never slows a timed step.
+    const shares = profile
+      ? kernelShares(
+        (await tf.profile(() => c.step())).kernels as Array<{
+          name: string;
+          kernelTimeMs: number | { error: string };
+        }>,
+      )
+      : undefined;
+    return { ours: summarize(ours), memory, peer, profile: shares };
   } finally {
     c.dispose();
   }
@@ -516,7 +529,14 @@ export async function benchCompute(
             }
           }
         }
-        m = await measureCase(spec, n, w, sessions.length ? sessions : null, rounds);
+        m = await measureCase(
+          spec,
+          n,
+          w,
+          sessions.length ? sessions : null,
+          rounds,
+          options.profile,
+        );
       } finally {
         for (const { session } of sessions) await session.close();
       }
@@ -549,6 +569,11 @@ export async function benchCompute(
         for (const [variant, error] of Object.entries(m.peer.errors)) {
           line += `\n[bench compute]   PyTorch ${variant} failed: ${error}`;
         }
+      }
+      if (m.profile) {
+        record.profile = m.profile;
+        line += "\n[bench compute]   profile: " +
+          m.profile.slice(0, 6).map((k) => `${k.kernel} ${(100 * k.share).toFixed(0)}%`).join(", ");
       }
       records.push(record);
       log(line);

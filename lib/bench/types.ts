@@ -26,8 +26,49 @@ export interface BenchRecord {
   ratioToPyTorch?: number;
   /** The PyTorch side of this case, measured alternating with ours (`--peers`). */
   pytorch?: PeerCaseRecord;
+  /** Where one step's time goes (`--profile`): milliseconds per kernel, largest first. */
+  profile?: KernelShare[];
   /** Anything else worth recording (memory used, speed-up over cpu, ...). */
   extra?: Record<string, number | string>;
+}
+
+/** One kernel's part of a profiled step. */
+export interface KernelShare {
+  /** The tfjs kernel name, e.g. "Conv2DBackpropFilter". */
+  kernel: string;
+  /** Milliseconds in that kernel over the step (all its calls). */
+  ms: number;
+  /** Calls in the step. */
+  calls: number;
+  /** Fraction of the step's kernel time. */
+  share: number;
+}
+
+/**
+ * Kernel times summed by name, largest first, with each one's share of the total.
+ *
+ * @example
+ * ```ts
+ * kernelShares([{ name: "Conv2D", kernelTimeMs: 3 }, { name: "Relu", kernelTimeMs: 1 }]);
+ * // [{ kernel: "Conv2D", ms: 3, calls: 1, share: 0.75 }, { kernel: "Relu", … share: 0.25 }]
+ * ```
+ */
+export function kernelShares(
+  kernels: Array<{ name: string; kernelTimeMs: number | { error: string } }>,
+): KernelShare[] {
+  const by = new Map<string, { ms: number; calls: number }>();
+  for (const k of kernels) {
+    const ms = typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+    const e = by.get(k.name) ?? { ms: 0, calls: 0 };
+    by.set(k.name, { ms: e.ms + ms, calls: e.calls + 1 });
+  }
+  const total = [...by.values()].reduce((a, b) => a + b.ms, 0);
+  return [...by].map(([kernel, { ms, calls }]) => ({
+    kernel,
+    ms,
+    calls,
+    share: total > 0 ? ms / total : 0,
+  })).sort((a, b) => b.ms - a.ms);
 }
 
 /** The PyTorch side of one case (lib/bench/peers.ts). */

@@ -1,6 +1,7 @@
 /**
- * `deno task bench [--backend NAME …] [--case NAME …] [--peers] [--rounds N] [--steps N]
- * [--warmup N] [--cpu-steps N] [--cpu-maml] [--no-data] [--out FILE]`: runs the compute
+ * `deno task bench [--backend NAME …] [--case NAME …] [--peers] [--rounds N] [--profile]
+ * [--steps N] [--warmup N] [--cpu-steps N] [--cpu-maml] [--no-data] [--episodes N]
+ * [--eval-episodes N] [--out FILE]`: runs the compute
  * benchmarks (lib/bench/compute_bench.ts) on every available backend (or the ones named), plus
  * the data benchmarks (lib/bench/data_bench.ts) when that module exists, prints a table and
  * writes all records to `results/bench.json` (written to a temporary file, then renamed: never
@@ -10,7 +11,8 @@
  * python3-torch or `METALAB_PYTHON`), alternating rounds of ours and theirs in this same run,
  * on our thread count, and prints ours / PyTorch's best variant per case; without torch it
  * says how to install it and runs ours alone. `--case NAME` runs only the named cases (no
- * data benchmarks then).
+ * data benchmarks then). `--profile` times one more step of each case by kernel (`tf.profile`)
+ * and records where the time goes.
  *
  * @example
  * ```sh
@@ -28,7 +30,8 @@ import { parseArgs } from "./args.ts";
 import { atomicWrite } from "../files/mod.ts";
 
 const USAGE = `usage: deno task bench [--backend webgpu|wasm|cpu|auto …] [--case NAME …] [--peers]
-                       [--rounds N] [--steps N] [--warmup N] [--cpu-steps N] [--cpu-maml]
+                       [--rounds N] [--profile] [--steps N] [--warmup N] [--cpu-steps N]
+                       [--cpu-maml]
                        [--no-data] [--episodes N] [--eval-episodes N] [--out FILE]
 cases: ${COMPUTE_CASE_NAMES.join(", ")}
 opt-in: ${TIME_TO_ACCURACY_CASE} (the ProtoNet anchor's 5,000 episodes, or --episodes N, in
@@ -129,6 +132,7 @@ export async function main(argv: string[]): Promise<void> {
     case: "list",
     peers: "bool",
     rounds: "string",
+    profile: "bool",
     episodes: "string",
     "eval-episodes": "string",
     out: "string",
@@ -203,6 +207,7 @@ export async function main(argv: string[]): Promise<void> {
         cases,
         peer,
         rounds,
+        profile: Boolean(flags.profile),
       });
     }
     if (timeToAccuracy) {
