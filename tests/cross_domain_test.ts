@@ -85,9 +85,21 @@ Deno.test({
   name: "omniglot-to-mnist: every learner trained once and tested on both domains",
   ignore: !omniglotHere,
   async fn() {
+    // Into a folder, as reproduce runs it: checkpoints and saved models under each label.
+    const out = await Deno.makeTempDir({ prefix: "metalab-to-mnist-" });
+    try {
+      await tinyRunChecks(out);
+    } finally {
+      await Deno.remove(out, { recursive: true });
+    }
+  },
+});
+
+async function tinyRunChecks(out: string) {
+  {
     const run = await runExperiment(omniglotToMnist, {
       preset: "quick",
-      outDir: null,
+      outDir: out,
       overrides: {
         omniglotShots: "1,2",
         mnistShots: "1",
@@ -116,8 +128,22 @@ Deno.test({
     assert.ok(run.notes.some((n) => /Patacchiola et al\. 2020/.test(n)));
     assert.ok(run.notes.some((n) => /MAML after 1 meta-steps is near chance/.test(n)));
     assert.ok(run.notes.some((n) => /pretrain on 100 of the 4,800/.test(n)));
-  },
-});
+    assert.deepEqual(
+      [...Deno.readDirSync(`${out}/omniglot-to-mnist/models`)].map((e) => e.name).sort(),
+      ["maml", "pretrain-cosine", "pretrain-linear", "protonet"],
+    );
+    // Evaluating the saved models without training gives the same numbers.
+    const again = await runExperiment(omniglotToMnist, {
+      from: out,
+      outDir: `${out}/eval`,
+      log: () => {},
+    });
+    assert.deepEqual(
+      JSON.parse(JSON.stringify(again.metrics)),
+      JSON.parse(JSON.stringify(run.metrics)),
+    );
+  }
+}
 
 Deno.test("crossDomainDirections: pairs ordered as the reference, verdicts beyond the combined CI", () => {
   const at = (mean: number, ci95: number) => ({

@@ -60,6 +60,17 @@ export const CROSS_DOMAIN_REFERENCE: Record<CrossDomainLearner, { 1: number; 5: 
 };
 const REFERENCE_SOURCE = "Patacchiola et al. 2020, Omniglot → EMNIST, Table 3 (for direction)";
 
+/**
+ * The checkpoint and saved-model label of each learner: the baselines' are their pretrained
+ * models, named as in `omniglot-transfer` (a label is letters, digits, `-` and `_`).
+ */
+const PHASE_LABEL: Record<CrossDomainLearner, string> = {
+  "protonet": "protonet",
+  "maml": "maml",
+  "baseline": "pretrain-linear",
+  "baseline++": "pretrain-cosine",
+};
+
 /** Finn et al.'s test-time inner steps of MAML. */
 const TEST_STEPS = 3;
 
@@ -192,12 +203,15 @@ function crossDomainLearner(label: string, config: CrossDomainConfig, seed = 0) 
       return omniglotLearner(label, metaConfig(config), seed);
     case "baseline":
     case "baseline++":
+    case "pretrain-linear":
+    case "pretrain-cosine":
+      // The saved baselines are their pretrained models, labelled as omniglot-transfer's.
       return transferLearner(label, transferConfig(config), seed);
     default:
       throw new Error(
         `unknown omniglot-to-mnist learner "${label}": expected ${
           CROSS_DOMAIN_LEARNERS.join(", ")
-        }`,
+        } (or the baselines' saved models, pretrain-linear and pretrain-cosine)`,
       );
   }
 }
@@ -252,7 +266,7 @@ async function runCrossDomain(
         );
       const start = performance.now();
       const history = await trainWithCheckpoints(learner, ctx, {
-        label: name,
+        label: PHASE_LABEL[name],
         steps: name === "protonet"
           ? config.protoSteps
           : name === "maml"
