@@ -24,7 +24,13 @@ import {
   timePerEpisode,
 } from "../lib/distill/mod.ts";
 import { ArrayDataset } from "../lib/datasets/mod.ts";
-import { mnistDistillSplit } from "../lib/experiments/mod.ts";
+import {
+  mnistDistill,
+  type MnistDistillResult,
+  mnistDistillSplit,
+  omniglotDistill,
+  resolveConfig,
+} from "../lib/experiments/mod.ts";
 import { metaTrain, ProtoNet, taskSampler } from "../lib/meta/mod.ts";
 import { conv4, mlp, softmaxCrossEntropy } from "../lib/models/mod.ts";
 import { Rng } from "../lib/random/mod.ts";
@@ -406,4 +412,79 @@ Deno.test("ExampleBatches' jitter shifts each image by at most the given pixels,
   assert.ok(new Set(rows).size > 3, `40 draws gave only ${new Set(rows).size} different shifts`);
   assert.throws(() => new ExampleBatches(data, [0], { batchSize: 1, jitter: 1.5 }), /jitter/);
   tf.dispose([b.support, b.query] as never);
+});
+
+Deno.test("mnist-distill's summary: teacher, then per size alone and each T, mean ± CI over seeds", () => {
+  const config = resolveConfig(mnistDistill.schema, "full", {});
+  const history = {
+    step: [0],
+    loss: [1],
+    dataLoss: [1],
+    accuracy: [0.5],
+    gradNorm: [1],
+    wallMs: 1,
+  };
+  const model = (
+    method: "teacher" | "alone" | "distilled",
+    hidden: number,
+    seed: number,
+    errors: number,
+    temperature?: number,
+  ) => ({
+    label: `${method}-${hidden}-${temperature}-${seed}`,
+    method,
+    hidden,
+    seed,
+    errors,
+    temperature,
+    history,
+  });
+  const result: MnistDistillResult = {
+    testSize: 2000,
+    trainSize: 8000,
+    models: [
+      model("teacher", 400, 0, 40),
+      model("alone", 30, 0, 140),
+      model("alone", 30, 1, 150),
+      model("distilled", 30, 0, 130, 2),
+      model("distilled", 30, 1, 130, 2),
+    ],
+    costs: [],
+    ambiguous: { index: 0, label: 0, pixels: [], logits: [] },
+    wallMs: 1000,
+  };
+  const out = mnistDistill.summarize(result, { ...config, studentSizes: [30], temperatures: [2] });
+  assert.deepEqual(out.metrics.map((m) => [m.name, m.value, m.episodes]), [
+    ["teacher MLP 2×400 test errors", 40, undefined],
+    ["student MLP 2×30 alone test errors", 145, 2],
+    ["student MLP 2×30 distilled T=2 test errors", 130, 2],
+  ]);
+  // 1.96 · std / √n with std = 5 (ddof 0) over 2 seeds; equal values: a CI of 0.
+  assertAllClose(out.metrics[1].ci95!, 1.96 * 5 / Math.SQRT2, { atol: 1e-9 });
+  assert.equal(out.metrics[2].ci95, 0);
+  assert.ok(out.metrics.every((m) => m.higherIsBetter === false && m.unit === "errors of 2000"));
+  assert.throws(
+    () => mnistDistill.learner!("nobody", config),
+    /unknown mnist-distill learner "nobody"/,
+  );
+  assert.equal(mnistDistill.learner!("distilled-h30-T2-s1", config).params[0].shape[1], 30);
+  assert.deepEqual(mnistDistill.check!({ ...config, studentSizes: [30.5] }), [
+    "studentSizes: 30.5 is not a whole number of units",
+  ]);
+});
+
+Deno.test("omniglot-distill refuses a shipped teacher of another size and too many shots", () => {
+  const quick = resolveConfig(omniglotDistill.schema, "quick", {});
+  assert.deepEqual(omniglotDistill.check!(quick), []);
+  const problems = omniglotDistill.check!({ ...quick, teacherFilters: 32, testShots: [1, 10] });
+  assert.match(problems.join("\n"), /teacher=shipped is a 64-filter Conv-4, but teacherFilters=32/);
+  assert.match(problems.join("\n"), /testShots 10 \+ queries 15 > Omniglot's 20 drawings/);
+  // The student's network is 10× smaller than the teacher's.
+  const teacher = omniglotDistill.learner!("teacher", quick);
+  const student = omniglotDistill.learner!("distilled", quick);
+  const count = (l: typeof teacher) => l.params.reduce((n, p) => n + p.size, 0);
+  assert.ok(Math.abs(count(teacher) / count(student) - 10) < 0.1);
+  assert.throws(() => omniglotDistill.learner!("nobody", quick), /expected teacher, student/);
+  teacher.dispose();
+  student.dispose();
 });

@@ -131,8 +131,17 @@ export { omniglotProtonetAnchor } from "./omniglot_protonet_anchor.ts";
 export { omniglotMaml } from "./omniglot_maml.ts";
 export { omniglotAnilMetasgd } from "./omniglot_anil_metasgd.ts";
 export { omniglotReptile } from "./omniglot_reptile.ts";
-export { errorsOver, mnistDistill, mnistDistillSplit } from "./mnist_distill.ts";
-export { DISTILL_LEARNERS, omniglotDistill } from "./omniglot_distill.ts";
+export {
+  errorsOver,
+  mnistDistill,
+  mnistDistillSplit,
+  type MnistDistillResult,
+} from "./mnist_distill.ts";
+export {
+  DISTILL_LEARNERS,
+  omniglotDistill,
+  type OmniglotDistillResult,
+} from "./omniglot_distill.ts";
 export { omniglotMatching } from "./omniglot_matching.ts";
 export { omniglotLearners } from "./omniglot_learners.ts";
 export {
