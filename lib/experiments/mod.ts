@@ -134,8 +134,8 @@ export { omniglotReptile } from "./omniglot_reptile.ts";
 export {
   errorsOver,
   mnistDistill,
-  mnistDistillSplit,
   type MnistDistillResult,
+  mnistDistillSplit,
 } from "./mnist_distill.ts";
 export {
   DISTILL_LEARNERS,
