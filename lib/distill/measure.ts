@@ -31,7 +31,7 @@ export function parameterCount(model: Pick<FunctionalModel, "paramSpecs">): numb
  * @example
  * ```ts
  * flopsPerExample(mlp([784, 30, 30, 10]), [784]); // 2·(784·30 + 30·30 + 30·10) = 49,440
- * flopsPerExample(conv4({ inputShape: [28, 28, 1], outputs: 0 }), [28, 28, 1]); // 12.5 M
+ * flopsPerExample(conv4({ inputShape: [28, 28, 1], outputs: 0 }), [28, 28, 1]); // 19.6 M
  * ```
  */
 export function flopsPerExample(

@@ -66,9 +66,9 @@ export function softTargets(logits: tf.Tensor, temperature: number): tf.Tensor {
 
 /**
  * T² · KL(softmax(teacher/T) ‖ softmax(student/T)), averaged over rows: the soft term of
- * {@linkcode distillationLoss}. The teacher's logits are constants (no gradient flows to
- * them: `tf.stopGradient` is not needed because callers differentiate the student's
- * parameters only).
+ * {@linkcode distillationLoss}. The teacher's logits are read as constants: no gradient
+ * reaches the teacher as long as the caller differentiates the student's parameters only
+ * (as every learner in `lib/distill` does).
  */
 export function softTargetLoss(
   studentLogits: tf.Tensor,
