@@ -452,7 +452,10 @@ async function measureCase(
     const rss = peakRssMiB();
     if (rss !== null) {
       memory.peakRssMiB = rss;
-      if (!peakReset) memory.peakRssNote = "process peak so far (clear_refs not writable)";
+      // The wasm heap only grows: a case after a bigger one reports that one's heap too.
+      memory.peakRssNote = peakReset
+        ? "process peak during this case; includes the wasm heap earlier cases grew"
+        : "process peak so far (clear_refs not writable)";
     }
     // After the timing, so that profiling's bookkeeping never slows a timed step.
     const shares = profile
