@@ -200,6 +200,11 @@ const BENCH_CASES: Record<string, string> = {
     "(a) Conv-4 ProtoNet step, 5-way 1-shot 15-query, 80 images: forward + backward + Adam",
   "maml-conv4-32tasks-second-order": "(b) MAML meta-step on 32 Conv-4 tasks, second order",
   "maml-conv4-32tasks-first-order": "(b) the same, first order",
+  "conv4-protonet-20way-step": "Conv-4 ProtoNet step, 20-way 1-shot 5-query, 120 images",
+  "maml-conv4-4tasks-5steps-second-order":
+    "MAML meta-step on 4 Conv-4 tasks with 5 inner steps, second order",
+  "protonet-anchor-time-to-accuracy":
+    "time to accuracy: the ProtoNet anchor's 5,000 episodes trained and evaluated (opt-in)",
   "maml-sinusoid-25tasks-batched":
     "(c) sinusoid MAML meta-step, 25 tasks as one batched computation, second order",
   "omniglot-episode-20way-5shot-15query": "one 20-way 5-shot 15-query Omniglot episode from cache",
@@ -248,8 +253,10 @@ export function renderBenchmarks(records: Loaded<BenchDocRecord>[]): string {
     "steps after warm-up by default) on every available backend and writes " +
     "`results/bench.json`; `deno task docs add-bench results/bench.json` keeps a measurement " +
     "as a record in `docs/records/bench/`, and `deno task docs` regenerates this page. Times " +
-    "are median (and min) milliseconds per step; × PyTorch is our median over the PyTorch " +
-    "figure of the same case; a target is met when the median is within it.",
+    "are median (and min) milliseconds per step; × PyTorch is our median over PyTorch's " +
+    "(with `--peers`: over the median of PyTorch's fastest variant of the same step, " +
+    "measured in the same run, alternating with ours); a target is met when the median is " +
+    "within it.",
     "## Cases",
     table(
       ["case", "what it times"],
