@@ -39,23 +39,21 @@ Deno.test({
     assert.ok(notebooks.length > 0, "no notebooks/*.ipynb found");
     const kernelspecDir = await makeKernelspecDir();
     const outDir = await Deno.makeTempDir({ prefix: "metalab-notebooks-" });
+    // Two notebooks at a time: each kernel computes on one wasm thread, so on a 2-core
+    // machine the pair takes about the time of one (METALAB_NOTEBOOK_JOBS overrides). Every
+    // execution starts up front through the pool; each step waits for its own.
+    const limit = pool(notebookJobs());
+    const runs = notebooks.map((path) => {
+      const name = path.split("/").pop()!;
+      return limit(() => runWithRetry(path, name, outDir, kernelspecDir)).catch(
+        (e: unknown) => ({ failures: [`${name}: ${e instanceof Error ? e.message : e}`] }),
+      );
+    });
     try {
-      for (const path of notebooks) {
+      for (const [i, path] of notebooks.entries()) {
         const name = path.split("/").pop()!;
         await t.step(name, async () => {
-          let problems = await runAndCheck(path, name, outDir, kernelspecDir);
-          if (
-            (problems.transportErrors > 0 || problems.lost.length > 0) &&
-            problems.failures.length > 0
-          ) {
-            // The Deno kernel mangled a message (see scripts/run_notebook.py): the failure
-            // may not be the notebook's. One rerun; a second failure stands.
-            console.log(
-              `${name}: ${problems.transportErrors} mangled kernel message(s) and ` +
-                `${problems.failures.length} failed check(s): running it once more`,
-            );
-            problems = await runAndCheck(path, name, outDir, kernelspecDir);
-          }
+          const problems = await runs[i];
           assert.deepEqual(problems.failures, [], `${name}: ${problems.failures.join("\n")}`);
         });
       }
@@ -65,6 +63,59 @@ Deno.test({
     }
   },
 });
+
+/** How many notebooks run at once: METALAB_NOTEBOOK_JOBS, else 2 where there are 2+ cores. */
+function notebookJobs(): number {
+  const asked = Deno.env.get("METALAB_NOTEBOOK_JOBS");
+  if (asked !== undefined && asked !== "") {
+    const n = Number(asked);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new RangeError(`METALAB_NOTEBOOK_JOBS must be a positive integer, got "${asked}"`);
+    }
+    return n;
+  }
+  return Math.min(2, navigator.hardwareConcurrency ?? 1);
+}
+
+/** A limiter: at most `width` of the jobs handed to it run at once, in the order given. */
+function pool(width: number) {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(job: () => Promise<T>): Promise<T> => {
+    while (active >= width) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await job();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+/**
+ * {@linkcode runAndCheck}, once more if the Deno kernel mangled a message and something
+ * failed (see scripts/run_notebook.py: the failure may not be the notebook's); a second
+ * failure stands.
+ */
+async function runWithRetry(
+  path: string,
+  name: string,
+  outDir: string,
+  kernelspecDir: string,
+): Promise<{ failures: string[] }> {
+  let problems = await runAndCheck(path, name, outDir, kernelspecDir);
+  if (
+    (problems.transportErrors > 0 || problems.lost.length > 0) && problems.failures.length > 0
+  ) {
+    console.log(
+      `${name}: ${problems.transportErrors} mangled kernel message(s) and ` +
+        `${problems.failures.length} failed check(s): running it once more`,
+    );
+    problems = await runAndCheck(path, name, outDir, kernelspecDir);
+  }
+  return problems;
+}
 
 /**
  * Executes one notebook and checks it: no cell error, its key outputs present, and (with
