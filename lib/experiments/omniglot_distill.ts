@@ -16,7 +16,7 @@ import {
 } from "../distill/mod.ts";
 import { type EvalResult, evaluate } from "../eval/mod.ts";
 import { loadLearner } from "../io/mod.ts";
-import { type BaseMetaLearner, ProtoNet, type TrainingHistory } from "../meta/mod.ts";
+import { type BaseMetaLearner, emptyHistory, ProtoNet, type TrainingHistory } from "../meta/mod.ts";
 import { conv4 } from "../models/mod.ts";
 import { Rng } from "../random/mod.ts";
 import { disposeTask, EpisodeSampler } from "../tasks/mod.ts";
@@ -192,14 +192,7 @@ async function runOmniglotDistill(
         ? teacher
         : distillLearner(name, config, ctx.seed, teacher);
       if (learner !== teacher) trained.push(learner);
-      let history: TrainingHistory = {
-        step: [],
-        loss: [],
-        dataLoss: [],
-        accuracy: [],
-        gradNorm: [],
-        wallMs: 0,
-      };
+      let history = emptyHistory();
       let source: string;
       if (shipped) {
         const dir = shippedTeacherDir();

@@ -18,6 +18,7 @@ import { Rng } from "../random/mod.ts";
 import { RegressionTaskSampler } from "../tasks/mod.ts";
 import {
   type AdaptedModel,
+  emptyHistory,
   type LabelledSet,
   Maml,
   MetaClassifier,
@@ -140,14 +141,7 @@ async function trainEncoder(
   ctx: RunContext,
   label: string,
 ): Promise<TrainingHistory> {
-  const history: TrainingHistory = {
-    step: [],
-    loss: [],
-    dataLoss: [],
-    accuracy: [],
-    gradNorm: [],
-    wallMs: 0,
-  };
+  const history = emptyHistory();
   const t0 = performance.now();
   const family = source.family as SinusoidFamily;
   for (let s = 0; s < steps; s++) {

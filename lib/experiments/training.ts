@@ -12,6 +12,7 @@ import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../random/mod.ts";
 import {
   type BaseMetaLearner,
+  emptyHistory,
   metaTrain,
   taskSampler,
   type TaskSource,
@@ -60,10 +61,6 @@ export interface CheckpointedTrainingOptions {
   label?: string;
   /** Steps between checkpoints for this phase (default `ctx.checkpointEvery`); slow steps want fewer. */
   checkpointEvery?: number;
-}
-
-function emptyHistory(): TrainingHistory {
-  return { step: [], loss: [], dataLoss: [], accuracy: [], gradNorm: [], wallMs: 0 };
 }
 
 function append(into: TrainingHistory, more: TrainingHistory): void {

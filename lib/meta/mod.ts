@@ -58,6 +58,7 @@ export {
 export { matchingLogProbs, MatchingNet, type MatchingNetOptions } from "./matching.ts";
 export { MetaClassifier, type MetaClassifierOptions } from "./meta_classifier.ts";
 export {
+  emptyHistory,
   metaTrain,
   type MetaTrainOptions,
   taskSampler,

@@ -41,6 +41,11 @@ export interface TrainingHistory {
   wallMs: number;
 }
 
+/** A history with no steps yet: what every training loop starts from. */
+export function emptyHistory(): TrainingHistory {
+  return { step: [], loss: [], dataLoss: [], accuracy: [], gradNorm: [], wallMs: 0 };
+}
+
 /**
  * Meta-trains `learner` on tasks from `sampler` for `options.steps` meta-steps and returns
  * the history. A NaN or infinite loss throws `NonFiniteLossError` naming the step, before
@@ -70,14 +75,7 @@ export async function metaTrain(
   if (!Number.isInteger(batch) || batch < 1) {
     throw new RangeError(`metaTrain: metaBatchSize must be an integer ≥ 1, got ${batch}`);
   }
-  const history: TrainingHistory = {
-    step: [],
-    loss: [],
-    dataLoss: [],
-    accuracy: [],
-    gradNorm: [],
-    wallMs: 0,
-  };
+  const history = emptyHistory();
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) {
     if (lrSchedule) setLearningRate(learner.optimizer, lrSchedule(i));
