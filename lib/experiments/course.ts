@@ -18,6 +18,7 @@
 import { ConfigError, type ConfigOf, type ConfigSchema, type Preset } from "./config.ts";
 import { type ExperimentRun, runExperiment } from "./runner.ts";
 import { ModelStore } from "./models.ts";
+import { DETAILS_FILE, readDetails } from "./recorded.ts";
 import type { RunResult } from "./results.ts";
 import type { Curve, Experiment, StepFn } from "./types.ts";
 
@@ -140,8 +141,11 @@ export async function courseRun<S extends ConfigSchema, R>(
   const log = options.log ?? (() => {});
   let fallback = "";
   if (mode === "trained" && !experiment.learner) {
-    // Its result is what happens during training (a sweep's curves): nothing to reload.
-    fallback = `${experiment.name} is shown by training it (its result is its training curves); `;
+    // Its result is what happens during training (a sweep, a cost measurement): nothing to
+    // reload, but `reproduce` recorded the result itself.
+    const recorded = await recordedRun(experiment, options);
+    if (recorded.run) return recorded.run;
+    fallback = recorded.why;
     mode = "quick";
   }
   if (mode === "trained") {
@@ -191,5 +195,77 @@ export async function courseRun<S extends ConfigSchema, R>(
         ? "QUICK preset trained here: a pipeline check, not the published schedule"
         : "full preset trained here"),
     trainingCurves: run.curves.filter((c) => /meta-training/.test(c.title)),
+  };
+}
+
+/**
+ * Where the recorded run of `experiment` is (its `details.json` beside `result.json`): the
+ * user's own full run under `resultsDir` first, then MetaLab's shipped one; null when neither.
+ */
+export async function recordedRunDir(
+  experiment: string,
+  { resultsDir = "results/full", shippedDir = SHIPPED_MODELS_DIR } = {},
+): Promise<string | null> {
+  for (const root of [resultsDir, shippedDir]) {
+    const dir = `${root.replace(/\/+$/, "")}/${experiment}`;
+    try {
+      await Deno.stat(`${dir}/${DETAILS_FILE}`);
+      await Deno.stat(`${dir}/result.json`);
+      return dir;
+    } catch {
+      // not here: the next place
+    }
+  }
+  return null;
+}
+
+/**
+ * The recorded run of an experiment without reloadable models, as `trained` mode shows it,
+ * or why there is none (the start of the fallback label). Overrides that differ from the
+ * recorded config mean the reader asked for another run: that one is trained instead.
+ */
+async function recordedRun<S extends ConfigSchema, R>(
+  experiment: Experiment<S, R>,
+  options: CourseRunOptions,
+): Promise<{ run?: CourseRun<R, ConfigOf<S>>; why: string }> {
+  const dir = await recordedRunDir(experiment.name, options);
+  if (dir === null) {
+    return {
+      why: `no recorded run of ${experiment.name} found (record one with: deno task reproduce ` +
+        `${experiment.name}); `,
+    };
+  }
+  const result = JSON.parse(await Deno.readTextFile(`${dir}/result.json`)) as RunResult;
+  const differs = Object.entries(options.overrides ?? {}).filter(([key, value]) =>
+    JSON.stringify((result.config as Record<string, unknown>)[key]) !== JSON.stringify(value)
+  );
+  if (differs.length > 0) {
+    return {
+      why: `the recorded run of ${experiment.name} in ${dir} has ${
+        differs.map(([k]) => `${k}=${JSON.stringify(result.config[k])}`).join(", ")
+      }, not what was asked; `,
+    };
+  }
+  const record = await readDetails(dir, experiment.name);
+  if (record === null) return { why: `no recorded run of ${experiment.name} found; ` };
+  const partial = result.partial ?? [];
+  const how = partial.length
+    ? `part of the schedule: ${partial.map((p) => `${p.label} ${p.step}/${p.steps}`).join(", ")}`
+    : `the ${result.preset} preset`;
+  const label = `the recorded run in ${dir} (${how}, ${
+    Math.round(result.wallTimeS).toLocaleString("en-US")
+  } s${result.commit ? `, commit ${result.commit.slice(0, 7)}` : ""}): read back, not recomputed`;
+  const { config, ...rest } = result;
+  return {
+    run: {
+      ...rest,
+      config: config as ConfigOf<S>,
+      details: record.details as R,
+      mode: "trained",
+      label,
+      trainingCurves: (result.curves ?? []).filter((c) => /meta-training/.test(c.title)),
+      trainedResult: result,
+    },
+    why: "",
   };
 }

@@ -194,9 +194,20 @@ export {
   courseRun,
   type CourseRunOptions,
   notebookPreset,
+  recordedRunDir,
   SHIPPED_MODELS_DIR,
   trainedModelsDir,
 } from "./course.ts";
+export {
+  decodeDetails,
+  DETAILS_FILE,
+  DETAILS_SCHEMA,
+  type DetailsRecord,
+  encodeDetails,
+  readDetails,
+  UnrecordableError,
+  writeDetails,
+} from "./recorded.ts";
 export * from "./interpret.ts";
 export {
   type FeatureReuseConfig,

@@ -20,6 +20,7 @@ import {
 import { atomicWrite } from "../files/mod.ts";
 import { CheckpointDir, CheckpointStore } from "./checkpoint.ts";
 import { RunLock } from "./lock.ts";
+import { writeDetails } from "./recorded.ts";
 import { ModelStore } from "./models.ts";
 import { gitCommit, machineInfo } from "./provenance.ts";
 import {
@@ -342,6 +343,11 @@ async function execute<S extends ConfigSchema, R>(
     );
   }
   if (dir) {
+    // A run without reloadable models is its own result: keep it for notebooks to read back.
+    if (!experiment.learner) {
+      const why = await writeDetails(dir, identity, commit, details);
+      if (why !== null) result.notes.push(why);
+    }
     await atomicWrite(`${dir}/result.json`, JSON.stringify(result, null, 2) + "\n");
     await Deno.remove(`${dir}/${INVALID_RESULT_FILE}`).catch(() => {}); // superseded
     // A partial run keeps its checkpoints: --resume continues the schedule.
