@@ -188,3 +188,27 @@ Deno.test("an unrecordable result is still a run: result.json is written and its
     await Deno.remove(out, { recursive: true });
   }
 });
+
+Deno.test("models too big to ship: a learner experiment's recorded run is shown when no models are", async () => {
+  const out = await Deno.makeTempDir();
+  try {
+    const counter = { calls: 0 };
+    const experiment: Experiment<typeof SCHEMA, Measured> = {
+      ...measurement(counter),
+      learner: () => {
+        throw new Error("no model should be rebuilt: none was saved");
+      },
+    };
+    await runExperiment(experiment, { preset: "full", outDir: out, log: () => {} });
+    const shown = await courseRun(experiment, {
+      mode: "trained",
+      resultsDir: out,
+      shippedDir: "/nonexistent",
+    });
+    assert.equal(counter.calls, 1);
+    assert.equal(shown.mode, "trained");
+    assert.match(shown.label, /read back, not recomputed/);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});

@@ -6,7 +6,9 @@
  *   run — the user's own (`results/full/<experiment>/`) when present, else the ones shipped
  *   with MetaLab (`models/<experiment>/`) — and show the training curves recorded with
  *   them. Seconds, and the numbers of the real schedule (or as far as it was trained: the
- *   label says how far).
+ *   label says how far). Where there are no models to reload (an experiment whose result is
+ *   its training — a sweep, a cost measurement — or models too big to ship), the run's own
+ *   recorded result (`details.json`, see `recorded.ts`) is read back instead, not recomputed.
  * - `quick`: train the quick preset in place — a check that the pipeline runs, labelled so
  *   on every table and plot (the tests and CI run this).
  * - `full`: train the published schedule in place (opt-in; a notebook states its time).
@@ -140,16 +142,8 @@ export async function courseRun<S extends ConfigSchema, R>(
   let mode = options.mode ?? courseMode();
   const log = options.log ?? (() => {});
   let fallback = "";
-  if (mode === "trained" && !experiment.learner) {
-    // Its result is what happens during training (a sweep, a cost measurement): nothing to
-    // reload, but `reproduce` recorded the result itself.
-    const recorded = await recordedRun(experiment, options);
-    if (recorded.run) return recorded.run;
-    fallback = recorded.why;
-    mode = "quick";
-  }
   if (mode === "trained") {
-    const dir = trainedModelsDir(experiment.name, options);
+    const dir = experiment.learner ? trainedModelsDir(experiment.name, options) : null;
     if (dir !== null) {
       const run = await runExperiment(experiment, {
         from: dir,
@@ -175,8 +169,14 @@ export async function courseRun<S extends ConfigSchema, R>(
         trainedResult: trained,
       };
     }
-    fallback = `no trained models of ${experiment.name} found (train them with: deno task ` +
-      `reproduce ${experiment.name}); `;
+    // No models to reload (none saved, or too big to ship; or its result is what happens
+    // during training: a sweep, a cost measurement): `reproduce` recorded the result itself.
+    const recorded = await recordedRun(experiment, options);
+    if (recorded.run) return recorded.run;
+    fallback = experiment.learner && !recorded.found
+      ? `no trained models of ${experiment.name} found (train them with: deno task ` +
+        `reproduce ${experiment.name}); `
+      : recorded.why;
     mode = "quick";
   }
   const preset: Preset = mode === "full" ? "full" : "quick";
@@ -227,10 +227,11 @@ export async function recordedRunDir(
 async function recordedRun<S extends ConfigSchema, R>(
   experiment: Experiment<S, R>,
   options: CourseRunOptions,
-): Promise<{ run?: CourseRun<R, ConfigOf<S>>; why: string }> {
+): Promise<{ run?: CourseRun<R, ConfigOf<S>>; found: boolean; why: string }> {
   const dir = await recordedRunDir(experiment.name, options);
   if (dir === null) {
     return {
+      found: false,
       why: `no recorded run of ${experiment.name} found (record one with: deno task reproduce ` +
         `${experiment.name}); `,
     };
@@ -241,13 +242,16 @@ async function recordedRun<S extends ConfigSchema, R>(
   );
   if (differs.length > 0) {
     return {
+      found: true,
       why: `the recorded run of ${experiment.name} in ${dir} has ${
         differs.map(([k]) => `${k}=${JSON.stringify(result.config[k])}`).join(", ")
       }, not what was asked; `,
     };
   }
   const record = await readDetails(dir, experiment.name);
-  if (record === null) return { why: `no recorded run of ${experiment.name} found; ` };
+  if (record === null) {
+    return { found: false, why: `no recorded run of ${experiment.name} found; ` };
+  }
   const partial = result.partial ?? [];
   const how = partial.length
     ? `part of the schedule: ${partial.map((p) => `${p.label} ${p.step}/${p.steps}`).join(", ")}`
@@ -266,6 +270,7 @@ async function recordedRun<S extends ConfigSchema, R>(
       trainingCurves: (result.curves ?? []).filter((c) => /meta-training/.test(c.title)),
       trainedResult: result,
     },
+    found: true,
     why: "",
   };
 }

@@ -343,11 +343,11 @@ async function execute<S extends ConfigSchema, R>(
     );
   }
   if (dir) {
-    // A run without reloadable models is its own result: keep it for notebooks to read back.
-    if (!experiment.learner) {
-      const why = await writeDetails(dir, identity, commit, details);
-      if (why !== null) result.notes.push(why);
-    }
+    // Kept for notebooks to read back where no models can be reloaded: a run without a
+    // `learner` hook is its own result, and models may be too big to ship. Only a run that
+    // cannot be shown otherwise notes that its details could not be kept.
+    const why = await writeDetails(dir, identity, commit, details);
+    if (why !== null && !experiment.learner) result.notes.push(why);
     await atomicWrite(`${dir}/result.json`, JSON.stringify(result, null, 2) + "\n");
     await Deno.remove(`${dir}/${INVALID_RESULT_FILE}`).catch(() => {}); // superseded
     // A partial run keeps its checkpoints: --resume continues the schedule.
