@@ -1,6 +1,6 @@
 /**
  * Interpretability of meta-learned models: which pixels decide a prediction (input
- * gradients, SmoothGrad, integrated gradients), what an embedding space looks like (PCA),
+ * gradients, SmoothGrad, integrated gradients), what an embedding space looks like (PCA, t-SNE),
  * what adaptation changes layer by layer (linear CKA, feature reuse), how a learner and the
  * MetaClassifier's context move as they adapt, and whether their confidence can be trusted
  * (calibration). It sits beside `lib/eval`: it reads learners of `lib/meta` and models of
@@ -15,6 +15,16 @@
  */
 export { linearCka, type Representation } from "./cka.ts";
 export { type Pca, pca, projectPca, symmetricEigen } from "./pca.ts";
+export {
+  conditionalAffinities,
+  jointAffinities,
+  studentQ,
+  type Tsne,
+  tsne,
+  tsneGradient,
+  tsneKl,
+  type TsneOptions,
+} from "./tsne.ts";
 export {
   type Calibration,
   calibration,
