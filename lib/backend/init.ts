@@ -18,19 +18,24 @@ import {
   setWasmPaths,
   version_wasm,
 } from "@tensorflow/tfjs-backend-wasm";
+import { registerNativeBackend } from "./native/register.ts";
 import { ADDED_GRADIENTS, registerGradients } from "./register_gradients.ts";
 import { registerWasmKernels } from "./register_wasm_kernels.ts";
 import { wasmBinaryDir } from "./wasm_files.ts";
 import { startThreadedWasm } from "./wasm_threads.ts";
 
-/** Backend names MetaLab knows; `auto` picks the fastest one available. */
-export const BACKEND_NAMES = ["auto", "webgpu", "wasm", "cpu"] as const;
+/**
+ * Backend names MetaLab knows; `auto` picks the fastest one available. `native` (wasm with
+ * its convolutions in oneDNN through Deno's FFI, see `native/register.ts`) is opt-in only:
+ * `auto` never picks it, since a fresh machine has no oneDNN.
+ */
+export const BACKEND_NAMES = ["auto", "webgpu", "wasm", "native", "cpu"] as const;
 /** A backend choice. */
 export type BackendChoice = typeof BACKEND_NAMES[number];
 
 /** What {@linkcode initBackend} set up. */
 export interface BackendInfo {
-  /** The active tfjs backend name (`webgpu`, `wasm` or `cpu`). */
+  /** The active tfjs backend name (`webgpu`, `wasm`, `native` or `cpu`). */
   name: string;
   /** What was asked for (`auto` or a name). */
   requested: string;
@@ -38,20 +43,22 @@ export interface BackendInfo {
   tfjsVersion: string;
   /** Versions of the tfjs packages in use. */
   versions: Record<string, string>;
-  /** wasm only: whether the SIMD build is in use. */
+  /** wasm and native: whether the SIMD build is in use. */
   simd?: boolean;
   /**
-   * wasm only: threads XNNPACK computes on (1 = the single-threaded SIMD build; more = the
-   * threaded-SIMD build with `threads − 1` pthread workers).
+   * wasm and native: threads XNNPACK computes on (1 = the single-threaded SIMD build; more =
+   * the threaded-SIMD build with `threads − 1` pthread workers); native's oneDNN uses as many.
    */
   threads?: number;
-  /** wasm only: where the binaries were loaded from. */
+  /** wasm and native: where the binaries were loaded from. */
   wasmDir?: string;
+  /** native only: the library serving the convolutions, e.g. "oneDNN 2.6.3". */
+  nativeLibrary?: string;
   /** webgpu only: the adapter's description. */
   adapter?: string;
   /** Why `auto` skipped faster backends, if it did. */
   notes: string[];
-  /** Kernels MetaLab registered on wasm. */
+  /** Kernels MetaLab registered on wasm (native: and the ones oneDNN serves). */
   kernelsAdded: string[];
   /** Gradients MetaLab registered (every backend). */
   gradientsAdded: string[];
@@ -373,13 +380,33 @@ export function registerExtensions(): { kernelsAdded: string[]; gradientsAdded: 
 }
 
 /**
+ * Activates `native`: wasm first (its one-time set-up; oneDNN gets the same thread count),
+ * then oneDNN and the backend of that name on the same wasm instance.
+ *
+ * @throws Error when wasm fails, or naming the library and its apt command when absent.
+ */
+async function tryNative(): Promise<{ library: string; kernels: string[] }> {
+  if (!(await tryWasm())) throw new Error(`backend "native" needs wasm, which failed`);
+  const { version, kernels } = registerNativeBackend(tf.backend(), getThreadsCount());
+  if (!(await tf.setBackend("native"))) throw new Error(`backend "native" failed to initialise`);
+  return { library: `oneDNN ${version}`, kernels };
+}
+
+/**
  * Sets up and activates a backend: `auto` (default) picks WebGPU where a real GPU adapter
  * exists, else wasm (SIMD when the runtime supports it, as Deno does; on the idle cores
  * unless `METALAB_WASM_THREADS` says otherwise, see {@linkcode wasmThreadsWanted}, and then
  * on that many threads when the threaded build starts, else one), else cpu; a name forces that
- * backend. Registers MetaLab's kernels and gradients first (idempotent).
+ * backend. `native` (never chosen by `auto`) is wasm with its convolutions run by oneDNN
+ * (Debian's libdnnl2) on as many OpenMP threads as wasm has. Registers MetaLab's kernels and
+ * gradients first (idempotent).
  *
- * @throws Error on an unknown name (listing the choices) or when a named backend fails.
+ * @throws Error on an unknown name (listing the choices) or when a named backend fails
+ *   (`native` without oneDNN: naming the library and the apt command that installs it).
+ * @example
+ * ```ts
+ * const info = await initBackend("native"); // info.nativeLibrary: "oneDNN 2.6.3"
+ * ```
  */
 export async function initBackend(choice: string = "auto"): Promise<BackendInfo> {
   if (!(BACKEND_NAMES as readonly string[]).includes(choice)) {
@@ -387,11 +414,16 @@ export async function initBackend(choice: string = "auto"): Promise<BackendInfo>
   }
   // A bad METALAB_WASM_THREADS is an error whichever backend `auto` would end up on (checked
   // without sampling the idle cores: that happens once, when wasm is set up).
-  if (choice === "auto" || choice === "wasm") wasmThreadsEnv();
+  if (choice === "auto" || choice === "wasm" || choice === "native") wasmThreadsEnv();
   const { kernelsAdded, gradientsAdded } = registerExtensions();
   const notes: string[] = [];
   let adapter: string | undefined;
   let active: string | null = null;
+  let native: { library: string; kernels: string[] } | undefined;
+  if (choice === "native") {
+    native = await tryNative();
+    active = "native";
+  }
   if (choice === "auto" || choice === "webgpu") {
     const description = await realGpuAdapter(notes);
     if (description && (await tryWebgpu())) {
@@ -428,15 +460,26 @@ export async function initBackend(choice: string = "auto"): Promise<BackendInfo>
     tfjsVersion: tf.version.tfjs,
     versions,
     notes,
-    kernelsAdded: active === "wasm" ? kernelsAdded : [],
+    kernelsAdded: active === "wasm"
+      ? kernelsAdded
+      : native
+      ? [...new Set([...kernelsAdded, ...native.kernels])]
+      : [],
     gradientsAdded,
   };
-  if (active === "wasm") {
+  if (native) info.nativeLibrary = native.library;
+  if (active === "wasm" || active === "native") {
     info.simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
     info.threads = getThreadsCount();
     info.wasmDir = state.wasm?.dir;
     if (state.wasm) notes.push(state.wasm.threadsReason);
     if (state.wasmThreadsNote) notes.push(state.wasmThreadsNote);
+    if (native) {
+      notes.push(
+        `native: ${native.kernels.join(", ")} in ${native.library} (OpenMP, ` +
+          `${info.threads} thread${info.threads! > 1 ? "s" : ""})`,
+      );
+    }
   }
   if (adapter) info.adapter = adapter;
   return info;

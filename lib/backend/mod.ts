@@ -7,7 +7,9 @@
  * the kernel), some of which run bodies of MetaLab's WebAssembly SIMD module (`simd/`: the
  * encoder, one body per file, and `simd/mod.ts`, which assembles them on the backend's
  * memory); `register_gradients.ts` registers one gradient per file of `gradients/`;
- * `wasm_threads.ts` starts the threaded wasm build under Deno.
+ * `wasm_threads.ts` starts the threaded wasm build under Deno; `native/` is the opt-in
+ * `native` backend (wasm with its convolutions in oneDNN through Deno's FFI, zero-copy on the
+ * wasm heap; one kernel per file, `native/register.ts` registers them).
  * @module
  */
 export {
@@ -22,6 +24,9 @@ export {
 export type { BackendChoice, BackendInfo } from "./init.ts";
 export { ADDED_GRADIENTS, registerGradients, REPLACED_GRADIENTS } from "./register_gradients.ts";
 export { registerWasmKernels } from "./register_wasm_kernels.ts";
+export { NATIVE_KERNELS, registerNativeBackend } from "./native/register.ts";
+export { DNNL_INSTALL, dnnlAvailable } from "./native/dnnl.ts";
+export { convImplementations } from "./native/conv.ts";
 export { wasmBinaryDir, wasmThreadedFiles } from "./wasm_files.ts";
 export type { WasmThreadedFiles } from "./wasm_files.ts";
 export { startThreadedWasm, terminateWasmThreads } from "./wasm_threads.ts";

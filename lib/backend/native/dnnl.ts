@@ -1,0 +1,268 @@
+/**
+ * oneDNN (Intel's deep-learning primitives, Debian's `libdnnl2`) through Deno's FFI: loading
+ * the library, the few C API calls MetaLab's native convolutions use, and the constants of the
+ * oneDNN 2.x ABI they need (struct sizes, enum values), checked against the loaded version.
+ *
+ * Why oneDNN: PyTorch's CPU convolutions run through it (as `mkldnn`), with AVX2/AVX-512 FMA
+ * kernels, which the wasm build's 128-bit SIMD without fused multiply-add cannot match. The
+ * library is optional: {@linkcode loadDnnl} throws an error naming the package and the apt
+ * command when it is absent, and nothing else in MetaLab loads it.
+ * @module
+ */
+
+/** The apt command that installs what the native backend needs. */
+export const DNNL_INSTALL = "apt-get install -y libdnnl2";
+
+/** The soname opened (Debian bookworm's libdnnl2 ships libdnnl.so.2, oneDNN 2.x). */
+const SONAME = "libdnnl.so.2";
+
+/**
+ * oneDNN 2.x ABI, from its headers (`oneapi/dnnl/dnnl_types.h`, 2.6.3; measured with
+ * `sizeof` in C): the sizes of the structs MetaLab allocates and the enum values it passes.
+ * oneDNN 3 changed the API (descriptors became opaque handles), so {@linkcode loadDnnl}
+ * accepts major version 2 only.
+ */
+export const ABI = {
+  /** sizeof(dnnl_memory_desc_t). */
+  memoryDescBytes: 696,
+  /** sizeof(dnnl_convolution_desc_t). */
+  convDescBytes: 5976,
+  /** sizeof(dnnl_exec_arg_t): { int arg; dnnl_memory_t memory; } with padding. */
+  execArgBytes: 16,
+  /** DNNL_MAX_NDIMS: a dnnl_dims_t is this many int64. */
+  maxDims: 12,
+  f32: 3,
+  forwardTraining: 64,
+  backwardData: 160,
+  backwardWeights: 192,
+  convolutionDirect: 1,
+  engineCpu: 1,
+  streamDefaultFlags: 1,
+  queryImplInfoStr: 8,
+  argSrc: 1,
+  argDst: 17,
+  argWeights: 33,
+  argDiffSrc: 129,
+  argDiffDst: 145,
+  argDiffWeights: 161,
+} as const;
+
+const SYMBOLS = {
+  dnnl_version: { parameters: [], result: "pointer" },
+  dnnl_engine_create: { parameters: ["buffer", "i32", "usize"], result: "i32" },
+  dnnl_stream_create: { parameters: ["buffer", "pointer", "u32"], result: "i32" },
+  dnnl_stream_wait: { parameters: ["pointer"], result: "i32" },
+  dnnl_memory_desc_init_by_strides: {
+    parameters: ["buffer", "i32", "buffer", "i32", "buffer"],
+    result: "i32",
+  },
+  dnnl_convolution_forward_desc_init: {
+    parameters: [
+      "buffer",
+      "i32",
+      "i32",
+      "buffer",
+      "buffer",
+      "pointer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+    ],
+    result: "i32",
+  },
+  dnnl_convolution_backward_data_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  dnnl_convolution_backward_weights_desc_init: {
+    parameters: [
+      "buffer",
+      "i32",
+      "buffer",
+      "buffer",
+      "pointer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+    ],
+    result: "i32",
+  },
+  dnnl_primitive_desc_create: {
+    parameters: ["buffer", "buffer", "pointer", "pointer", "pointer"],
+    result: "i32",
+  },
+  dnnl_primitive_desc_query: { parameters: ["pointer", "i32", "i32", "buffer"], result: "i32" },
+  dnnl_primitive_desc_destroy: { parameters: ["pointer"], result: "i32" },
+  dnnl_primitive_create: { parameters: ["buffer", "pointer"], result: "i32" },
+  dnnl_primitive_destroy: { parameters: ["pointer"], result: "i32" },
+  dnnl_primitive_execute: {
+    parameters: ["pointer", "pointer", "i32", "buffer"],
+    result: "i32",
+  },
+  dnnl_memory_create: { parameters: ["buffer", "buffer", "pointer", "pointer"], result: "i32" },
+  dnnl_memory_set_data_handle: { parameters: ["pointer", "pointer"], result: "i32" },
+  dnnl_memory_destroy: { parameters: ["pointer"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The OpenMP runtime oneDNN is built on (Debian's is libgomp): its thread count. */
+const GOMP_SYMBOLS = {
+  omp_set_num_threads: { parameters: ["i32"], result: "void" },
+  omp_get_max_threads: { parameters: [], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The loaded library: its calls, version, and the one CPU engine and stream MetaLab uses. */
+export interface Dnnl {
+  /** The C functions (see {@linkcode SYMBOLS}). */
+  symbols: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+  /** "major.minor.patch". */
+  version: string;
+  /** The CPU engine. */
+  engine: Deno.PointerValue;
+  /** Its (in-order, synchronous with the OpenMP runtime) stream. */
+  stream: Deno.PointerValue;
+  /** OpenMP's thread count now. */
+  threads(): number;
+  /** Sets OpenMP's thread count for later primitives' executions. */
+  setThreads(n: number): void;
+}
+
+let loaded: Dnnl | undefined;
+
+/** A pointer-sized out-parameter. */
+export function outPointer(): BigUint64Array {
+  return new BigUint64Array(1);
+}
+
+/** The pointer an out-parameter received. */
+export function pointerIn(out: BigUint64Array): Deno.PointerValue {
+  return Deno.UnsafePointer.create(out[0]);
+}
+
+/** Throws, naming the call and the oneDNN status, unless `status` is dnnl_success (0). */
+export function check(status: number, what: string): void {
+  if (status !== 0) {
+    // dnnl_status_t: 1 out_of_memory, 2 invalid_arguments, 3 unimplemented, 4 iterator_ends,
+    // 5 runtime_error, 6 not_required.
+    const names = ["success", "out of memory", "invalid arguments", "unimplemented"];
+    throw new Error(`oneDNN ${what} failed: status ${status} (${names[status] ?? "error"})`);
+  }
+}
+
+/**
+ * Opens oneDNN (once per process) and creates its CPU engine and stream. Sets
+ * `OMP_WAIT_POLICY=PASSIVE` first unless the caller set it: OpenMP's default lets its threads
+ * spin after each convolution, on the cores that the wasm backend's pthreads and the main
+ * thread need for the small ops between convolutions.
+ *
+ * @throws Error naming the library and the apt command when it cannot be opened, or when its
+ *   major version is not 2.
+ */
+export function loadDnnl(): Dnnl {
+  if (loaded) return loaded;
+  try {
+    if (Deno.env.get("OMP_WAIT_POLICY") === undefined) Deno.env.set("OMP_WAIT_POLICY", "PASSIVE");
+  } catch {
+    // no --allow-env: OpenMP's default policy
+  }
+  let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
+  try {
+    lib = Deno.dlopen(SONAME, SYMBOLS);
+  } catch (e) {
+    throw new Error(
+      `backend "native" needs oneDNN (${SONAME}, Debian package libdnnl2), which did not load ` +
+        `(${(e as Error).message.split("\n")[0]}); install it with: ${DNNL_INSTALL}`,
+    );
+  }
+  const v = new Deno.UnsafePointerView(lib.symbols.dnnl_version()!);
+  const version = `${v.getInt32(0)}.${v.getInt32(4)}.${v.getInt32(8)}`;
+  if (v.getInt32(0) !== 2) {
+    lib.close();
+    throw new Error(
+      `backend "native" needs oneDNN 2.x (the C API of Debian bookworm's libdnnl2), ` +
+        `found ${version}`,
+    );
+  }
+  const out = outPointer();
+  check(lib.symbols.dnnl_engine_create(out, ABI.engineCpu, 0n), "dnnl_engine_create");
+  const engine = pointerIn(out);
+  check(lib.symbols.dnnl_stream_create(out, engine, ABI.streamDefaultFlags), "dnnl_stream_create");
+  const stream = pointerIn(out);
+  let gomp: Deno.DynamicLibrary<typeof GOMP_SYMBOLS> | undefined;
+  try {
+    // The same soname oneDNN links, so the same runtime (the loader returns the loaded one).
+    gomp = Deno.dlopen("libgomp.so.1", GOMP_SYMBOLS);
+  } catch {
+    gomp = undefined; // another OpenMP runtime: its own default thread count
+  }
+  loaded = {
+    symbols: lib.symbols,
+    version,
+    engine,
+    stream,
+    threads: () => gomp?.symbols.omp_get_max_threads() ?? 0,
+    setThreads: (n: number) => {
+      if (!Number.isInteger(n) || n < 1) {
+        throw new Error(`oneDNN threads must be a positive integer, got ${n}`);
+      }
+      gomp?.symbols.omp_set_num_threads(n);
+    },
+  };
+  return loaded;
+}
+
+/** Whether oneDNN can be loaded here (without throwing); the reason when not. */
+export function dnnlAvailable(): { ok: true; version: string } | { ok: false; reason: string } {
+  try {
+    return { ok: true, version: loadDnnl().version };
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message };
+  }
+}
+
+/** A dnnl_dims_t (int64 × 12) holding `values`. */
+export function dims(values: number[]): BigInt64Array {
+  const out = new BigInt64Array(ABI.maxDims);
+  values.forEach((v, i) => out[i] = BigInt(v));
+  return out;
+}
+
+/**
+ * A float32 memory descriptor of logical `shape` laid out with `strides` (in elements): how a
+ * tensor in tfjs's layout is described to oneDNN without copying it (NHWC activations as
+ * N,C,H,W dims with strides [H·W·C, 1, W·C, C]; HWIO filters as O,I,H,W dims with strides
+ * [1, O, W·I·O, I·O]).
+ */
+export function memoryDesc(dnnl: Dnnl, shape: number[], strides: number[]): Uint8Array {
+  const md = new Uint8Array(ABI.memoryDescBytes);
+  check(
+    dnnl.symbols.dnnl_memory_desc_init_by_strides(
+      md,
+      shape.length,
+      dims(shape),
+      ABI.f32,
+      dims(strides),
+    ),
+    `dnnl_memory_desc_init_by_strides(${shape} / ${strides})`,
+  );
+  return md;
+}
+
+/** A memory object for `md` with no buffer yet (each execution sets its data handle). */
+export function memoryObject(dnnl: Dnnl, md: Uint8Array): Deno.PointerValue {
+  const out = outPointer();
+  check(dnnl.symbols.dnnl_memory_create(out, md, dnnl.engine, null), "dnnl_memory_create");
+  return pointerIn(out);
+}
+
+/** The implementation oneDNN chose for a primitive descriptor (e.g. "brg:avx512_core"). */
+export function implInfo(dnnl: Dnnl, pd: Deno.PointerValue): string {
+  const out = outPointer();
+  check(
+    dnnl.symbols.dnnl_primitive_desc_query(pd, ABI.queryImplInfoStr, 0, out),
+    "dnnl_primitive_desc_query(impl_info_str)",
+  );
+  const p = pointerIn(out);
+  return p ? Deno.UnsafePointerView.getCString(p) : "?";
+}

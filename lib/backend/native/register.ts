@@ -1,0 +1,68 @@
+/**
+ * The `native` tfjs backend: the wasm backend with its convolutions served by oneDNN.
+ *
+ * It is the same `BackendWasm` instance as `wasm`, registered under a second name, with a copy
+ * of every wasm kernel (tfjs's and MetaLab's) in which `Conv2D`, `Conv2DBackpropInput` and
+ * `Conv2DBackpropFilter` are replaced by oneDNN primitives (one kernel per file in this
+ * folder). Sharing the instance is what makes it zero-copy: tensors live in the one wasm heap
+ * whichever name is active, oneDNN reads and writes them there, and switching between `wasm`
+ * and `native` moves no data. The second-order gradients need nothing more: every conv
+ * gradient MetaLab and tfjs define (`gradients/Conv2DBackpropFilter_grad.ts`, tfjs's Conv2D
+ * and Conv2DBackpropInput gradients) is again one of these three kernels.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { nativeConv2DConfig } from "./Conv2D.ts";
+import { nativeConv2DBackpropFilterConfig } from "./Conv2DBackpropFilter.ts";
+import { nativeConv2DBackpropInputConfig } from "./Conv2DBackpropInput.ts";
+import { loadDnnl } from "./dnnl.ts";
+import { NATIVE_BACKEND } from "./shared.ts";
+
+/** The kernels the native backend replaces (the rest are wasm's). */
+export const NATIVE_KERNELS: ReadonlyArray<tf.KernelConfig> = [
+  nativeConv2DConfig,
+  nativeConv2DBackpropInputConfig,
+  nativeConv2DBackpropFilterConfig,
+];
+
+/**
+ * Below wasm (2) and cpu (1): tfjs's own choice of a default backend must never start here
+ * (it needs oneDNN and an initialised wasm backend).
+ */
+const PRIORITY = 0;
+
+/**
+ * Registers the `native` backend on top of the wasm backend `wasm` (already created and
+ * initialised): loads oneDNN (throws, naming the apt command, when it is absent), sets its
+ * OpenMP threads to `threads`, copies wasm's kernels and replaces the conv ones. Idempotent:
+ * later calls only set the threads.
+ *
+ * @returns oneDNN's version and the kernels replaced.
+ * @example
+ * ```ts
+ * await tf.setBackend("wasm");
+ * registerNativeBackend(tf.findBackend("wasm")!, 2); // { version: "2.6.3", kernels: [...] }
+ * await tf.setBackend("native");
+ * ```
+ */
+export function registerNativeBackend(
+  wasm: tf.KernelBackend,
+  threads: number,
+): { version: string; kernels: string[] } {
+  const dnnl = loadDnnl();
+  dnnl.setThreads(threads);
+  const kernels = NATIVE_KERNELS.map((k) => k.kernelName);
+  if (!tf.findBackendFactory(NATIVE_BACKEND)) {
+    // Every wasm kernel, then the native ones in place of the conv kernels.
+    for (const kernel of tf.getKernelsForBackend("wasm")) {
+      if (kernels.includes(kernel.kernelName)) continue;
+      if (tf.getKernel(kernel.kernelName, NATIVE_BACKEND)) continue;
+      tf.registerKernel({ ...kernel, backendName: NATIVE_BACKEND });
+    }
+    for (const kernel of NATIVE_KERNELS) {
+      if (!tf.getKernel(kernel.kernelName, NATIVE_BACKEND)) tf.registerKernel(kernel);
+    }
+    tf.registerBackend(NATIVE_BACKEND, () => wasm, PRIORITY);
+  }
+  return { version: dnnl.version, kernels };
+}
