@@ -8,7 +8,10 @@ import { initBackend } from "../lib/backend/mod.ts";
 import { Rng } from "../lib/random/mod.ts";
 import {
   conditionalAffinities,
+  distanceCorrelation,
   jointAffinities,
+  neighbourOverlap,
+  pca,
   studentQ,
   tsne,
   tsneGradient,
@@ -199,6 +202,38 @@ Deno.test("tsne: one seed, one map; another seed, another map; tensors as input,
     conditionalAffinities(t, 4);
   });
   t.dispose();
+});
+
+Deno.test("neighbourOverlap and distanceCorrelation: 1 for a similar copy, by hand otherwise", () => {
+  const points = gaussian(12, 5, 13);
+  // A rotation in the (0, 1) plane, a scaling and a shift keep every neighbour and distance ratio.
+  const [c, s] = [Math.cos(0.7), Math.sin(0.7)];
+  const moved = points.map((
+    r,
+  ) => [3 * (c * r[0] - s * r[1]) + 1, 3 * (s * r[0] + c * r[1]), ...r.slice(2).map((v) => 3 * v)]);
+  assert.equal(neighbourOverlap(points, moved, 3), 1);
+  assertAllClose(distanceCorrelation(points, moved), 1, { rtol: 1e-12 });
+  // On a line 0, 1, 3, 7 the nearest neighbours are 1, 0, 1, 3 (by index: 1, 0, 1, 2); in the
+  // map 0, 1, 7, 3 they are 1, 0, 3, 1: two of four kept.
+  assert.equal(neighbourOverlap([[0], [1], [3], [7]], [[0], [1], [7], [3]], 1), 0.5);
+  // Distances (1, 3, 2) against (1, 2, 1): r = 1 / √(2 · 2/3) = √3 / 2.
+  assertAllClose(distanceCorrelation([[0], [1], [3]], [[0], [1], [2]]), Math.sqrt(3) / 2, {
+    rtol: 1e-12,
+  });
+  // What t-SNE is for: on 50-D clusters its map keeps far more of the 5 nearest neighbours
+  // than the best linear 2-D picture (PCA) does.
+  const { points: clusters } = clustered(5, 16, 50, 7, 1.25);
+  const kept = neighbourOverlap(clusters, tsne(clusters, { perplexity: 10 }).embedding);
+  const keptByPca = neighbourOverlap(clusters, pca(clusters, 2).projected);
+  assert.ok(kept > keptByPca + 0.15, `t-SNE keeps ${kept.toFixed(3)}, PCA ${keptByPca.toFixed(3)}`);
+  assert.throws(
+    () => neighbourOverlap(points, moved, 12),
+    /k must be an integer in \[1, 11\], got 12/,
+  );
+  assert.throws(
+    () => distanceCorrelation(points, moved.slice(1)),
+    /one row per point, got 12 and 11/,
+  );
 });
 
 Deno.test("tsne: errors name the bad value and what was expected", () => {

@@ -17,7 +17,9 @@ export { linearCka, type Representation } from "./cka.ts";
 export { type Pca, pca, projectPca, symmetricEigen } from "./pca.ts";
 export {
   conditionalAffinities,
+  distanceCorrelation,
   jointAffinities,
+  neighbourOverlap,
   studentQ,
   type Tsne,
   tsne,

@@ -23,6 +23,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../random/mod.ts";
+import { pearson } from "./adaptation.ts";
 
 /** Options of {@linkcode tsne}; every one has the standard default. */
 export interface TsneOptions {
@@ -342,4 +343,81 @@ export function tsne(points: tf.Tensor | number[][], options: TsneOptions = {}):
     }
   }
   return { embedding: map, kl: klHistory[klHistory.length - 1].kl, klHistory, p, beta, perplexity };
+}
+
+/** Each point's `k` nearest others (Euclidean), as a set of indices. */
+function nearestSets(rows: number[][], k: number): Set<number>[] {
+  const dist = squaredDistances(rows);
+  return dist.map((row, i) =>
+    new Set(
+      row.map((d, j) => [d, j] as const).filter(([, j]) => j !== i)
+        .sort((a, b) => a[0] - b[0] || a[1] - b[1]).slice(0, k).map(([, j]) => j),
+    )
+  );
+}
+
+function pairedRows(
+  high: tf.Tensor | number[][],
+  low: tf.Tensor | number[][],
+  who: string,
+): [number[][], number[][]] {
+  const a = rowsOf(high, who);
+  const b = rowsOf(low, who);
+  if (a.length !== b.length) {
+    throw new RangeError(
+      `${who}: the two sets must have one row per point, got ${a.length} and ${b.length}`,
+    );
+  }
+  return [a, b];
+}
+
+/**
+ * What a map keeps of the neighbourhoods: for each point, the share of its `k` nearest
+ * neighbours among `high`'s points (e.g. the 64-D embeddings) that are also among its `k`
+ * nearest in `low` (the 2-D map), averaged over the points. 1 when every neighbourhood
+ * survives; about k / (n − 1) for a map that keeps none. t-SNE optimises for this.
+ *
+ * @example
+ * ```ts
+ * neighbourOverlap(embeddings, tsne(embeddings).embedding, 5); // e.g. 0.8
+ * ```
+ */
+export function neighbourOverlap(
+  high: tf.Tensor | number[][],
+  low: tf.Tensor | number[][],
+  k = 5,
+): number {
+  const [a, b] = pairedRows(high, low, "neighbourOverlap");
+  if (!Number.isInteger(k) || k < 1 || k > a.length - 1) {
+    throw new RangeError(
+      `neighbourOverlap: k must be an integer in [1, ${a.length - 1}], got ${k}`,
+    );
+  }
+  const na = nearestSets(a, k);
+  const nb = nearestSets(b, k);
+  return na.reduce((s, set, i) => s + [...set].filter((j) => nb[i].has(j)).length / k, 0) /
+    a.length;
+}
+
+/**
+ * What a map keeps of the distances: the Pearson correlation between the n(n − 1)/2 pairwise
+ * Euclidean distances of `high`'s points and of `low`'s. A linear projection such as PCA
+ * keeps the large distances (between clusters); t-SNE does not try to.
+ */
+export function distanceCorrelation(
+  high: tf.Tensor | number[][],
+  low: tf.Tensor | number[][],
+): number {
+  const [a, b] = pairedRows(high, low, "distanceCorrelation");
+  const da = squaredDistances(a);
+  const db = squaredDistances(b);
+  const x: number[] = [];
+  const y: number[] = [];
+  for (let i = 0; i < a.length; i++) {
+    for (let j = i + 1; j < a.length; j++) {
+      x.push(Math.sqrt(da[i][j]));
+      y.push(Math.sqrt(db[i][j]));
+    }
+  }
+  return pearson(x, y);
 }
