@@ -26,7 +26,8 @@ export { ADDED_GRADIENTS, registerGradients, REPLACED_GRADIENTS } from "./regist
 export { registerWasmKernels } from "./register_wasm_kernels.ts";
 export { NATIVE_KERNELS, registerNativeBackend } from "./native/register.ts";
 export { DNNL_INSTALL, dnnlAvailable } from "./native/dnnl.ts";
-export { convImplementations } from "./native/conv.ts";
+export { convCallCounts, convImplementations } from "./native/conv.ts";
+export type { ConvGeometry, ConvKind } from "./native/conv.ts";
 export { wasmBinaryDir, wasmThreadedFiles } from "./wasm_files.ts";
 export type { WasmThreadedFiles } from "./wasm_files.ts";
 export { startThreadedWasm, terminateWasmThreads } from "./wasm_threads.ts";

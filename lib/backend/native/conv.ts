@@ -59,6 +59,8 @@ interface Plan {
 /** Per shape and kind; plus the forward descriptor each backward one is created against. */
 const plans = new Map<string, Plan>();
 const forwardDescs = new Map<string, Deno.PointerValue>();
+/** Executions per kind since the process started (what tests read to see the path taken). */
+const calls: Record<ConvKind, number> = { forward: 0, backwardData: 0, backwardWeights: 0 };
 
 /** Cache key of a geometry. */
 function keyOf(g: ConvGeometry): string {
@@ -238,6 +240,12 @@ export function runConv(
     `dnnl_primitive_execute(${kind} ${keyOf(g)})`,
   );
   check(dnnl.symbols.dnnl_stream_wait(dnnl.stream), "dnnl_stream_wait");
+  calls[kind]++;
+}
+
+/** How many native conv computations of each kind ran so far in this process. */
+export function convCallCounts(): Record<ConvKind, number> {
+  return { ...calls };
 }
 
 /** The implementation oneDNN chose for each primitive created so far ("kind:shape" → name). */

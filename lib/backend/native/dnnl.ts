@@ -13,8 +13,17 @@
 /** The apt command that installs what the native backend needs. */
 export const DNNL_INSTALL = "apt-get install -y libdnnl2";
 
-/** The soname opened (Debian bookworm's libdnnl2 ships libdnnl.so.2, oneDNN 2.x). */
-const SONAME = "libdnnl.so.2";
+/**
+ * The library opened: `METALAB_DNNL_LIBRARY` (a path or soname) when set, else Debian
+ * bookworm's libdnnl2 soname (oneDNN 2.x).
+ */
+function soname(): string {
+  try {
+    return Deno.env.get("METALAB_DNNL_LIBRARY") || "libdnnl.so.2";
+  } catch {
+    return "libdnnl.so.2"; // no --allow-env
+  }
+}
 
 /**
  * oneDNN 2.x ABI, from its headers (`oneapi/dnnl/dnnl_types.h`, 2.6.3; measured with
@@ -166,12 +175,13 @@ export function loadDnnl(): Dnnl {
   } catch {
     // no --allow-env: OpenMP's default policy
   }
+  const name = soname();
   let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
   try {
-    lib = Deno.dlopen(SONAME, SYMBOLS);
+    lib = Deno.dlopen(name, SYMBOLS);
   } catch (e) {
     throw new Error(
-      `backend "native" needs oneDNN (${SONAME}, Debian package libdnnl2), which did not load ` +
+      `backend "native" needs oneDNN (${name}, Debian package libdnnl2), which did not load ` +
         `(${(e as Error).message.split("\n")[0]}); install it with: ${DNNL_INSTALL}`,
     );
   }
