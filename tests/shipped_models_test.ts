@@ -5,12 +5,20 @@
  * where the whole evaluation is cheap (the sinusoid MLPs), and for Conv-4 models on the
  * first episodes of the same test stream, whose 95% interval must overlap the recorded one
  * (deterministic for a seed; untrained or mismatched weights land far outside).
+ *
+ * A folder without models ships a recorded run (`details.json`: an experiment whose result
+ * is its training, or whose models are too big to ship): the notebook's default mode must
+ * read it back, and the experiment's own summary of those details must give exactly the
+ * metrics of its result file — a details file out of step with its run, or with the code
+ * that reads it, fails here.
  */
 import assert from "node:assert/strict";
 import { initBackend } from "../lib/backend/mod.ts";
 import {
   courseRun,
+  DETAILS_FILE,
   findExperiment,
+  recordMetrics,
   type RunResult,
   SHIPPED_MODELS_DIR,
   validateResult,
@@ -40,6 +48,26 @@ for (const name of shipped) {
     assert.equal(result.preset, "full", "shipped models come from the full preset");
     assert.match(result.commit ?? "", /^[0-9a-f]{40}$/, "trained at a clean, known commit");
     assert.ok(result.machine, "the machine is recorded");
+    assert.equal([...Deno.readDirSync(dir)].some((e) => e.name.endsWith(".ckpt")), false);
+    const recordedOnly = (result.models ?? []).length === 0;
+    if (recordedOnly) {
+      await Deno.stat(`${dir}/${DETAILS_FILE}`); // a folder without models ships its run
+      const run = await courseRun(experiment, {
+        mode: "trained",
+        resultsDir: `${dir}/no-user-results`,
+        shippedDir: SHIPPED_MODELS_DIR,
+      });
+      assert.equal(run.mode, "trained");
+      assert.match(run.label, /read back, not recomputed/);
+      // deno-lint-ignore no-explicit-any
+      const summary = experiment.summarize(run.details as any, run.config as any);
+      assert.deepEqual(
+        JSON.parse(JSON.stringify(recordMetrics(summary.metrics).metrics)),
+        result.metrics,
+        "the details summarize to the run's own metrics",
+      );
+      return;
+    }
     assert.ok((result.models ?? []).length > 0, "the result lists its models");
     for (const model of result.models ?? []) {
       const manifest = JSON.parse(await Deno.readTextFile(`${dir}/${model}/model.json`));
