@@ -248,6 +248,7 @@ async function recordedRun<S extends ConfigSchema, R>(
       }, not what was asked; `,
     };
   }
+  const t0 = performance.now();
   const record = await readDetails(dir, experiment.name);
   if (record === null) {
     return { found: false, why: `no recorded run of ${experiment.name} found; ` };
@@ -263,6 +264,9 @@ async function recordedRun<S extends ConfigSchema, R>(
   return {
     run: {
       ...rest,
+      // The time spent here, as for every other mode; the run's own is in the label and in
+      // `trainedResult`.
+      wallTimeS: (performance.now() - t0) / 1000,
       config: config as ConfigOf<S>,
       details: record.details as R,
       mode: "trained",
