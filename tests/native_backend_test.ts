@@ -87,7 +87,22 @@ const CASES: Array<{ x: number[]; f: number[]; s: 1 | 2; pad: "same" | "valid" }
   { x: [3, 8, 7, 2], f: [3, 3, 2, 3], s: 1, pad: "valid" },
   { x: [2, 9, 9, 3], f: [2, 2, 3, 2], s: 2, pad: "valid" },
   { x: [2, 8, 7, 4], f: [3, 3, 4, 2], s: 2, pad: "valid" },
+  // 16+ input channels: the blocked filter layout by default (see weightsLayout).
+  { x: [3, 7, 7, 16], f: [3, 3, 16, 16], s: 1, pad: "same" },
+  { x: [2, 9, 9, 32], f: [3, 3, 32, 24], s: 2, pad: "same" },
 ];
+
+/** Runs `f` with `METALAB_NATIVE_WEIGHTS` set to `layout` (restored afterwards). */
+async function withLayout<T>(layout: string, f: () => Promise<T>): Promise<T> {
+  const previous = Deno.env.get("METALAB_NATIVE_WEIGHTS");
+  Deno.env.set("METALAB_NATIVE_WEIGHTS", layout);
+  try {
+    return await f();
+  } finally {
+    if (previous === undefined) Deno.env.delete("METALAB_NATIVE_WEIGHTS");
+    else Deno.env.set("METALAB_NATIVE_WEIGHTS", previous);
+  }
+}
 
 /** y = conv(x, w), dx and dw of Σ y·r (Conv2DBackpropInput and -Filter of r), on `backend`. */
 async function convAndGradients(
@@ -110,29 +125,34 @@ async function convAndGradients(
 }
 
 Deno.test({
-  name: "native Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter agree with wasm and cpu",
+  name: "native Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter agree with wasm and cpu " +
+    "(filters plain, blocked and by default)",
   ...needsDnnl,
   fn: async () => {
     for (const [i, c] of CASES.entries()) {
-      const before = convCallCounts();
-      const native = await convAndGradients("native", c, 10 + i);
-      const after = convCallCounts();
-      // Each of the three ran in oneDNN (not wasm's fall-back): two forwards (y, and inside
-      // tf.grads), one of each gradient.
-      assert.equal(after.forward - before.forward, 2, `case ${i}: forward calls`);
-      assert.equal(after.backwardData - before.backwardData, 1, `case ${i}: backward data`);
-      assert.equal(after.backwardWeights - before.backwardWeights, 1, `case ${i}: weights`);
       const wasm = await convAndGradients("wasm", c, 10 + i);
       const cpu = await convAndGradients("cpu", c, 10 + i);
-      ["conv", "dx", "dw"].forEach((what, k) => {
-        const label = `case ${i} ${JSON.stringify(c)} ${what}`;
-        assertAllClose(native[k], cpu[k], { ...TOL, label: `${label} native vs cpu` });
-        assertAllClose(native[k], wasm[k], { ...TOL, label: `${label} native vs wasm` });
-      });
+      for (const layout of ["auto", "plain", "blocked"]) {
+        const before = convCallCounts();
+        const native = await withLayout(layout, () => convAndGradients("native", c, 10 + i));
+        const after = convCallCounts();
+        // Each of the three ran in oneDNN (not wasm's fall-back): two forwards (y, and inside
+        // tf.grads), one of each gradient.
+        assert.equal(after.forward - before.forward, 2, `case ${i}: forward calls`);
+        assert.equal(after.backwardData - before.backwardData, 1, `case ${i}: backward data`);
+        assert.equal(after.backwardWeights - before.backwardWeights, 1, `case ${i}: weights`);
+        ["conv", "dx", "dw"].forEach((what, k) => {
+          const label = `case ${i} ${JSON.stringify(c)} ${layout} ${what}`;
+          assertAllClose(native[k], cpu[k], { ...TOL, label: `${label} native vs cpu` });
+          assertAllClose(native[k], wasm[k], { ...TOL, label: `${label} native vs wasm` });
+        });
+      }
     }
-    const impls = Object.values(convImplementations());
-    assert.ok(impls.length >= 3 * CASES.length, `primitives cached: ${impls.length}`);
-    assert.ok(impls.every((name) => name.length > 0 && name !== "?"), impls.join(", "));
+    const impls = convImplementations();
+    // Both layouts were used by default: plain for few input channels, blocked for many.
+    assert.ok(Object.keys(impls).some((k) => k.startsWith("forward:plain:5,28,28,1,")));
+    assert.ok(Object.keys(impls).some((k) => k.startsWith("forward:blocked:3,7,7,16,")));
+    assert.ok(Object.values(impls).every((name) => name.length > 0 && name !== "?"));
   },
 });
 
@@ -266,6 +286,18 @@ Deno.test({
     const wasmGrads = wasm.grads.map((t) => t.dataSync() as Float32Array);
     tf.dispose(wasm.grads);
     wasm.problem.dispose();
+
+    // The blocked layout (8 channels would go plain by default) against wasm too.
+    const blocked = await withLayout("blocked", () => run("native"));
+    blocked.grads.forEach((g, i) =>
+      assertAllClose(g.dataSync() as Float32Array, wasmGrads[i], {
+        rtol: 1e-3,
+        atol: 1e-5,
+        label: `meta-gradient ${i}, native (blocked filters) vs wasm`,
+      })
+    );
+    tf.dispose(blocked.grads);
+    blocked.problem.dispose();
 
     const before = convCallCounts();
     const { problem, grads } = await run("native");

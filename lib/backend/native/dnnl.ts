@@ -48,6 +48,11 @@ export const ABI = {
   engineCpu: 1,
   streamDefaultFlags: 1,
   queryImplInfoStr: 8,
+  queryWeightsMd: 131,
+  queryDiffWeightsMd: 132,
+  formatTagAny: 1,
+  argFrom: 1,
+  argTo: 17,
   argSrc: 1,
   argDst: 17,
   argWeights: 33,
@@ -113,6 +118,16 @@ const SYMBOLS = {
   dnnl_memory_create: { parameters: ["buffer", "buffer", "pointer", "pointer"], result: "i32" },
   dnnl_memory_set_data_handle: { parameters: ["pointer", "pointer"], result: "i32" },
   dnnl_memory_destroy: { parameters: ["pointer"], result: "i32" },
+  dnnl_memory_desc_init_by_tag: {
+    parameters: ["buffer", "i32", "buffer", "i32", "i32"],
+    result: "i32",
+  },
+  dnnl_memory_desc_equal: { parameters: ["buffer", "buffer"], result: "i32" },
+  dnnl_primitive_desc_query_md: { parameters: ["pointer", "i32", "i32"], result: "pointer" },
+  dnnl_reorder_primitive_desc_create: {
+    parameters: ["buffer", "buffer", "pointer", "buffer", "pointer", "pointer"],
+    result: "i32",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The OpenMP runtime oneDNN is built on (Debian's is libgomp): its thread count. */
@@ -259,10 +274,39 @@ export function memoryDesc(dnnl: Dnnl, shape: number[], strides: number[]): Uint
   return md;
 }
 
-/** A memory object for `md` with no buffer yet (each execution sets its data handle). */
-export function memoryObject(dnnl: Dnnl, md: Uint8Array): Deno.PointerValue {
+/** A float32 memory descriptor of `shape` whose layout the primitive chooses (format `any`). */
+export function anyDesc(dnnl: Dnnl, shape: number[]): Uint8Array {
+  const md = new Uint8Array(ABI.memoryDescBytes);
+  check(
+    dnnl.symbols.dnnl_memory_desc_init_by_tag(
+      md,
+      shape.length,
+      dims(shape),
+      ABI.f32,
+      ABI.formatTagAny,
+    ),
+    `dnnl_memory_desc_init_by_tag(${shape}, any)`,
+  );
+  return md;
+}
+
+/** A copy of the memory descriptor a primitive descriptor chose for `query`. */
+export function queriedDesc(dnnl: Dnnl, pd: Deno.PointerValue, query: number): Uint8Array {
+  const p = dnnl.symbols.dnnl_primitive_desc_query_md(pd, query, 0);
+  if (!p) throw new Error(`oneDNN dnnl_primitive_desc_query_md(${query}) returned NULL`);
+  return new Uint8Array(new Deno.UnsafePointerView(p).getArrayBuffer(ABI.memoryDescBytes).slice(0));
+}
+
+/**
+ * A memory object for `md`: with no buffer yet (`owned` false: each execution sets its data
+ * handle to a tensor on the heap), or with a buffer oneDNN allocates and keeps (`owned`:
+ * weights in a blocked layout of oneDNN's choosing).
+ */
+export function memoryObject(dnnl: Dnnl, md: Uint8Array, owned = false): Deno.PointerValue {
   const out = outPointer();
-  check(dnnl.symbols.dnnl_memory_create(out, md, dnnl.engine, null), "dnnl_memory_create");
+  // DNNL_MEMORY_ALLOCATE is ((void *)-1).
+  const handle = owned ? Deno.UnsafePointer.create(0xffff_ffff_ffff_ffffn) : null;
+  check(dnnl.symbols.dnnl_memory_create(out, md, dnnl.engine, handle), "dnnl_memory_create");
   return pointerIn(out);
 }
 
