@@ -7,10 +7,11 @@
  * in float64 over plain arrays — not the Barnes-Hut approximation (van der Maaten 2014): the
  * points MetaLab draws are one or a few episodes (tens to a few hundred embeddings), where the
  * n² sums take milliseconds and an approximation would only add error and a parameter (θ).
- * No npm package fitted: `tsne-js` and `tsne` (a port of Karpathy's tsnejs) draw from
- * `Math.random`, so a map cannot be reproduced from a seed, and `umap-js` is UMAP, whose
- * affinities and objective are not t-SNE's. Here the only randomness is the initial map, drawn
- * from a {@linkcode Rng}: one seed, one map.
+ * No npm package fitted: `tsne-js` 1.0.3 and `tsne` 1.0.1 (a port of Karpathy's tsnejs) draw
+ * their initial maps from `Math.random`, so a map cannot be reproduced from a seed; `umap-js`
+ * 1.4.0 (PAIR) takes a random source, but it is UMAP, whose affinities and objective are not
+ * t-SNE's. Here the only randomness is the initial map, drawn from a {@linkcode Rng}: one
+ * seed, one map.
  *
  * The optimisation follows the paper and its reference implementation (`tsne.py`), with the
  * constants of the now-standard schedule (scikit-learn's): perplexity-calibrated conditional
