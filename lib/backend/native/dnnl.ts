@@ -176,9 +176,12 @@ export function check(status: number, what: string): void {
 
 /**
  * Opens oneDNN (once per process) and creates its CPU engine and stream. Sets
- * `OMP_WAIT_POLICY=PASSIVE` first unless the caller set it: OpenMP's default lets its threads
- * spin after each convolution, on the cores that the wasm backend's pthreads and the main
- * thread need for the small ops between convolutions.
+ * `OMP_WAIT_POLICY=PASSIVE` first unless the caller set it: spinning OpenMP threads take the
+ * cores that the wasm backend's pthreads and the main thread need for the small ops between
+ * convolutions. They fight: on the loaded 2-core machine (2 wasm threads, 2 OpenMP threads,
+ * medians, three alternating processes each) a ProtoNet step took 151–176 ms passive and
+ * 280–1617 ms with `OMP_WAIT_POLICY=ACTIVE`, a 4-task second-order MAML step 920–1016 ms
+ * against 4.3–7.8 s.
  *
  * @throws Error naming the library and the apt command when it cannot be opened, or when its
  *   major version is not 2.
