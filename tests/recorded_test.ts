@@ -14,8 +14,10 @@ import {
   readDetails,
   recordedRunDir,
   runExperiment,
+  thinHistories,
   UnrecordableError,
 } from "../lib/experiments/mod.ts";
+import { copy } from "../scripts/ship_copy.ts";
 
 await initBackend("cpu");
 
@@ -210,5 +212,60 @@ Deno.test("models too big to ship: a learner experiment's recorded run is shown 
     assert.match(shown.label, /read back, not recomputed/);
   } finally {
     await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("thinHistories keeps every N-th step and the last of each history, nothing else changed", () => {
+  const details = {
+    histories: {
+      a: { step: [0, 1, 2, 3, 4], loss: [5, 4, 3, 2, 1], accuracy: [], wallMs: 7 },
+    },
+    byShots: { k: { shots: [1, 5, 10], mse: [0.3, 0.2, 0.1] } },
+    curve: [1, 2, 3, 4, 5],
+  };
+  assert.deepEqual(thinHistories(details, 2), {
+    histories: { a: { step: [0, 2, 4], loss: [5, 3, 1], accuracy: [], wallMs: 7 } },
+    byShots: { k: { shots: [1, 5, 10], mse: [0.3, 0.2, 0.1] } },
+    curve: [1, 2, 3, 4, 5],
+  });
+  assert.deepEqual(
+    (thinHistories({ h: { step: [0, 1, 2, 3], loss: [4, 3, 2, 1] } }, 3) as {
+      h: { step: number[] };
+    }).h.step,
+    [0, 3],
+  );
+  assert.throws(() => thinHistories(details, 0), /every must be a whole number ≥ 1, got 0/);
+});
+
+Deno.test("ship: a run's folder into models/ without bookkeeping, models optional, histories thinned", async () => {
+  const out = await Deno.makeTempDir();
+  const shipped = await Deno.makeTempDir();
+  try {
+    const experiment = measurement({ calls: 0 });
+    await runExperiment(experiment, { preset: "full", outDir: out, log: () => {} });
+    const from = `${out}/tiny-measurement`;
+    await Deno.writeTextFile(`${from}/checkpoint-x.ckpt`, "x");
+    const to = await copy(from, { noModels: true, every: 2, shippedDir: shipped });
+    const names = [...Deno.readDirSync(to)].map((e) => e.name).sort();
+    assert.deepEqual(names, ["details.json", "result.json"]);
+    assert.equal(
+      await Deno.readTextFile(`${to}/result.json`),
+      await Deno.readTextFile(`${from}/result.json`),
+      "result.json is copied unchanged",
+    );
+    const shown = await courseRun(experiment, {
+      mode: "trained",
+      resultsDir: "/nonexistent",
+      shippedDir: shipped,
+    });
+    assert.match(shown.label, /read back/);
+    await assert.rejects(copy(from, { shippedDir: shipped }), /exists: remove it first/);
+    await assert.rejects(
+      copy(`${out}/none`, { shippedDir: shipped }),
+      /expected a run's output folder/,
+    );
+  } finally {
+    await Deno.remove(out, { recursive: true });
+    await Deno.remove(shipped, { recursive: true });
   }
 });

@@ -205,6 +205,7 @@ export {
   type DetailsRecord,
   encodeDetails,
   readDetails,
+  thinHistories,
   UnrecordableError,
   writeDetails,
 } from "./recorded.ts";

@@ -206,3 +206,41 @@ export async function readDetails(
   }
   return { ...record, details: decodeDetails(record.details) };
 }
+
+/**
+ * The training histories in `details` (objects holding a `step: number[]` with arrays of the
+ * same length beside it, as `metaTrain` returns) kept at every `every`-th step and the last,
+ * everything else as it is: a recorded run of 20,000 meta-steps per learner is megabytes of
+ * per-step losses no notebook plots (the result's curves are already thinned). For shipping;
+ * say where it was done (models/README.md lists it).
+ *
+ * @example
+ * ```ts
+ * thinHistories({ h: { step: [0, 1, 2, 3], loss: [4, 3, 2, 1], wallMs: 9 } }, 2);
+ * // { h: { step: [0, 2, 3], loss: [4, 2, 1], wallMs: 9 } }
+ * ```
+ */
+export function thinHistories(details: unknown, every: number): unknown {
+  if (!Number.isInteger(every) || every < 1) {
+    throw new RangeError(`thinHistories: every must be a whole number ≥ 1, got ${every}`);
+  }
+  const visit = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(visit);
+    if (value === null || typeof value !== "object" || ArrayBuffer.isView(value)) return value;
+    const v = value as Record<string, unknown>;
+    const steps = v.step;
+    const isHistory = Array.isArray(steps) && steps.length > 0 &&
+      steps.every((s) => typeof s === "number");
+    const out: Record<string, unknown> = {};
+    for (const [key, x] of Object.entries(v)) {
+      if (isHistory && Array.isArray(x) && x.length === (steps as number[]).length) {
+        const n = x.length;
+        out[key] = x.filter((_, i) => i % every === 0 || i === n - 1);
+      } else {
+        out[key] = visit(x);
+      }
+    }
+    return out;
+  };
+  return visit(details);
+}
