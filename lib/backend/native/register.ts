@@ -9,6 +9,14 @@
  * and `native` moves no data. The second-order gradients need nothing more: every conv
  * gradient MetaLab and tfjs define (`gradients/Conv2DBackpropFilter_grad.ts`, tfjs's Conv2D
  * and Conv2DBackpropInput gradients) is again one of these three kernels.
+ *
+ * Threads: oneDNN runs on as many OpenMP threads as wasm has (the same idle-core choice,
+ * `METALAB_WASM_THREADS`), with OpenMP waiting passively (see `dnnl.ts`). Unlike wasm's,
+ * native results depend on the thread count: a run is bit-for-bit reproducible at a given
+ * count, but 1 and 2 threads give different bits for the filter gradients of the blocked
+ * layout (oneDNN's JIT backward-weights kernel splits the sum over the batch between threads;
+ * on Conv-4's 64-channel layers most elements differed, by at most 1.1e-6 of the largest),
+ * and so for training runs; forward, input gradients and the plain layout were identical.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
