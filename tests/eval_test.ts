@@ -46,6 +46,17 @@ Deno.test("describeHeavyTail: names the few episodes that dominate a mean, else 
     describeHeavyTail(values)!,
     /dominated by 2 of 600 episodes \(largest: 152169, 9000\)/,
   );
+  // Outliers of 1e20 beside values of 1: a total's rounding noise must not pass for the rest
+  // (a MAML adaptation that diverged on a few of 600 sinusoid tasks).
+  const diverged = Array.from({ length: 600 }, (_, i) => 1 + (i % 7) * 0.1);
+  diverged[10] = 2.34e20;
+  diverged[20] = 2.1e11;
+  diverged[30] = 5.2e7;
+  assert.equal(
+    describeHeavyTail(diverged),
+    "mean 3.90e+17 is dominated by 3 of 600 episodes (largest: 2.34e+20, 2.10e+11, 5.20e+7); " +
+      "median 1.30, mean without them 1.30",
+  );
 });
 
 Deno.test("compareWithPublished: within when the 95% intervals overlap", () => {

@@ -61,14 +61,16 @@ export function describeHeavyTail(
   const mean = values.reduce((a, b) => a + b, 0) / n;
   if (!(median > 0) || mean <= factor * median) return null;
   // The fewest largest values whose removal brings the mean within `factor` of the median.
+  // The sums of the smallest values are accumulated upwards: subtracting a 1e20 outlier from
+  // a 1e20 total would leave rounding noise, not the rest's sum.
+  const below = new Float64Array(n + 1); // below[k]: the sum of the k smallest values
+  for (let i = 0; i < n; i++) below[i + 1] = below[i] + sorted[i];
   let drop = 0;
-  let rest = mean * n;
-  while (drop < n - 1 && rest / (n - drop) > factor * median) {
-    rest -= sorted[n - 1 - drop];
-    drop++;
-  }
+  while (drop < n - 1 && below[n - drop] / (n - drop) > factor * median) drop++;
+  const rest = below[n - drop];
   const largest = sorted.slice(n - drop).reverse().slice(0, show);
-  const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));
+  const fmt = (v: number) =>
+    Math.abs(v) >= 1e6 ? v.toExponential(2) : Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3);
   return `mean ${fmt(mean)} is dominated by ${drop} of ${n} episodes (largest: ${
     largest.map(fmt).join(", ")
   }); median ${fmt(median)}, mean without ${drop === 1 ? "it" : "them"} ${fmt(rest / (n - drop))}`;
