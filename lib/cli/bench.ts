@@ -29,8 +29,8 @@ import type { BenchRecord } from "../bench/types.ts";
 import { parseArgs } from "./args.ts";
 import { atomicWrite } from "../files/mod.ts";
 
-const USAGE = `usage: deno task bench [--backend webgpu|wasm|native|cpu|auto …] [--case NAME …] [--peers]
-                       [--rounds N] [--profile] [--steps N] [--warmup N] [--cpu-steps N]
+const USAGE = `usage: deno task bench [--backend webgpu|wasm|native|cpu|auto …] [--case NAME …]
+                       [--peers] [--rounds N] [--profile] [--steps N] [--warmup N] [--cpu-steps N]
                        [--cpu-maml]
                        [--no-data] [--episodes N] [--eval-episodes N] [--out FILE]
 cases: ${COMPUTE_CASE_NAMES.join(", ")}
