@@ -548,7 +548,14 @@ export async function benchCompute(
         name: spec.name,
         backend,
         ...m.ours,
-        extra: { simd: String(info.simd ?? "n/a"), threads, ...spec.extra, ...m.memory },
+        extra: {
+          simd: String(info.simd ?? "n/a"),
+          threads,
+          // native: which library served the convolutions (e.g. "oneDNN 2.6.3").
+          ...(info.nativeLibrary ? { nativeLibrary: info.nativeLibrary } : {}),
+          ...spec.extra,
+          ...m.memory,
+        },
       };
       let line = `[bench compute] ${backend} ${spec.name}: median ${m.ours.medianMs.toFixed(1)} ` +
         `ms, min ${m.ours.minMs.toFixed(1)} ms (${m.ours.steps} steps)`;
