@@ -23,7 +23,8 @@ Adapts a saved model to labelled support images and predicts the class of each q
   --strokes S        dark | light: how the images draw strokes (default: as the model's
                      training images do: light on dark for MNIST, dark on light for Omniglot)
   --steps N          adaptation steps of a MAML-family model (default: its training value)
-  --backend B        auto | webgpu | wasm | cpu (default auto)
+  --backend B        auto | webgpu | wasm | native | cpu (default auto; native: wasm with
+                     oneDNN convolutions, needs libdnnl2)
   --json             print the result as JSON
   --help             this text
 

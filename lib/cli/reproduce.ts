@@ -39,7 +39,8 @@ options:
   --quick            small configs (minutes); default is the full published schedules
   --out DIR          output folder (default results/quick or results/full)
   --seed N           seed (default 0)
-  --backend B        auto | webgpu | wasm | cpu (default auto)
+  --backend B        auto | webgpu | wasm | native | cpu (default auto; native: wasm with
+                     oneDNN convolutions, needs libdnnl2)
   --set key=value    override a config value (repeatable; applies to every named experiment)
   --resume           continue interrupted or partial runs from their last checkpoint
                      (a complete run is shown, not trained again)
