@@ -11,9 +11,10 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { initBackend } from "../lib/backend/mod.ts";
-import { batchNorm, conv4, softmaxCrossEntropy } from "../lib/models/mod.ts";
+import { batchNorm, softmaxCrossEntropy } from "../lib/models/mod.ts";
 import { Rng } from "../lib/random/mod.ts";
 import { assertAllClose, assertNoTensorLeak } from "../lib/testing/mod.ts";
+import { conv4MamlProblem } from "./meta_fixtures.ts";
 
 const BACKENDS = ["cpu", "wasm"] as const;
 const EPS = 1e-3;
@@ -123,38 +124,6 @@ for (const backend of BACKENDS) {
 }
 
 /**
- * A small MAML problem: Conv-4 (8 filters, 32×32 input, so the last block still has 2×2
- * positions for batch norm), 5-way 1-shot, 2 queries per class, inner SGD step 0.4.
- */
-function mamlProblem(seed: number) {
-  const rng = new Rng(seed);
-  const model = conv4({ inputShape: [32, 32, 1], outputs: 5, filters: 8 });
-  const params = model.init(rng);
-  const xs = tf.tensor(rng.normalArray(5 * 32 * 32), [5, 32, 32, 1]);
-  const ys = tf.tensor1d([0, 1, 2, 3, 4], "int32");
-  const xq = tf.tensor(rng.normalArray(10 * 32 * 32), [10, 32, 32, 1]);
-  const yq = tf.tensor1d([0, 1, 2, 3, 4, 0, 1, 2, 3, 4], "int32");
-  const innerLr = 0.4;
-  const loss = (p: tf.Tensor[], x: tf.Tensor, y: tf.Tensor) =>
-    softmaxCrossEntropy(model.apply(p, x), y);
-  /** L(θ) = L_query(θ − α∇L_support(θ)): differentiating it gives second-order MAML. */
-  const metaLoss: ScalarFn = (p) =>
-    tf.tidy(() => {
-      const g = tf.grads((...q: tf.Tensor[]) => loss(q, xs, ys))(p);
-      return loss(p.map((t, i) => tf.sub(t, tf.mul(g[i], innerLr))), xq, yq);
-    });
-  /** First-order MAML: the query gradient at the adapted parameters, inner gradients held fixed. */
-  const firstOrder = (p: tf.Tensor[]) =>
-    tf.tidy(() => {
-      const g = tf.grads((...q: tf.Tensor[]) => loss(q, xs, ys))(p);
-      const adapted = p.map((t, i) => tf.sub(t, tf.mul(g[i], innerLr)));
-      return tf.grads((...q: tf.Tensor[]) => loss(q, xq, yq))(adapted);
-    });
-  const dispose = () => tf.dispose([...params, xs, ys, xq, yq]);
-  return { model, params, metaLoss, firstOrder, dispose, rng, loss, xs, ys };
-}
-
-/**
  * Finite differences of the meta-loss along directions that move only the head. Why only the
  * head: the inner gradient contains ReLU and max-pool switches (step functions of the body's
  * pre-activations), so along a direction that moves the body it jumps wherever any of the
@@ -175,7 +144,7 @@ function headDirection(rng: Rng, params: tf.Tensor[], headStart: number): tf.Ten
 for (const backend of BACKENDS) {
   Deno.test(`${backend}: second-order MAML meta-gradient through Conv-4 matches finite differences; first-order differs`, async () => {
     await initBackend(backend);
-    const { model, params, metaLoss, firstOrder, dispose, rng } = mamlProblem(50);
+    const { model, params, metaLoss, firstOrder, dispose, rng } = conv4MamlProblem(50);
     const metaGrad = tf.grads((...p: tf.Tensor[]) => metaLoss(p))(params);
     assert.ok(metaGrad.every((g) => g.isFinite().all().dataSync()[0] === 1));
     const fo = firstOrder(params);
@@ -220,7 +189,7 @@ Deno.test("softmaxCrossEntropy (primitive ops) has correct 2nd derivatives on cp
 Deno.test("cpu and wasm give the same MAML meta-gradient (rtol 1e-3)", async () => {
   const run = async (backend: string) => {
     await initBackend(backend);
-    const { params, metaLoss, dispose } = mamlProblem(60);
+    const { params, metaLoss, dispose } = conv4MamlProblem(60);
     const g = tf.grads((...p: tf.Tensor[]) => metaLoss(p))(params);
     const out = g.map((t) => Array.from(t.dataSync()));
     tf.dispose(g);
@@ -238,7 +207,7 @@ Deno.test("cpu and wasm give the same MAML meta-gradient (rtol 1e-3)", async () 
 Deno.test("wasm: one seed reproduces a meta-gradient exactly", async () => {
   await initBackend("wasm");
   const once = () => {
-    const { params, metaLoss, dispose } = mamlProblem(70);
+    const { params, metaLoss, dispose } = conv4MamlProblem(70);
     const g = tf.grads((...p: tf.Tensor[]) => metaLoss(p))(params);
     const out = g.map((t) => Array.from(t.dataSync()));
     tf.dispose(g);
@@ -249,17 +218,17 @@ Deno.test("wasm: one seed reproduces a meta-gradient exactly", async () => {
   const b = once();
   a.forEach((t, i) => assert.deepEqual(t, b[i], `param ${i} differs between identical runs`));
   const c = (() => {
-    const { params, dispose } = mamlProblem(71);
+    const { params, dispose } = conv4MamlProblem(71);
     const out = Array.from(params[0].dataSync());
     dispose();
     return out;
   })();
-  assert.notDeepEqual(c, Array.from(tf.tidy(() => mamlProblem(70).params[0].dataSync())));
+  assert.notDeepEqual(c, Array.from(tf.tidy(() => conv4MamlProblem(70).params[0].dataSync())));
 });
 
 Deno.test("wasm: no tensor leaks over MAML meta-steps with Adam", async () => {
   await initBackend("wasm");
-  const { params, metaLoss, dispose } = mamlProblem(80);
+  const { params, metaLoss, dispose } = conv4MamlProblem(80);
   const vars = params.map((p) => tf.variable(p));
   const opt = tf.train.adam(1e-3);
   await assertNoTensorLeak(() => {

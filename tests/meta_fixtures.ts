@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../lib/random/mod.ts";
-import { expFromInput } from "../lib/models/mod.ts";
+import { conv4, expFromInput, softmaxCrossEntropy } from "../lib/models/mod.ts";
 import type { Episode, FunctionalModel, TaskSampler } from "../lib/meta/mod.ts";
 
 /**
@@ -75,4 +75,37 @@ export function smoothMlp(sizes: number[]): FunctionalModel {
         tf.add(tf.matMul(embed(params, x), params[2 * (layers - 1)]), params[2 * layers - 1])
       ),
   };
+}
+
+/**
+ * A small MAML problem: Conv-4 (8 filters, 32×32 input, so the last block still has 2×2
+ * positions for batch norm), 5-way 1-shot, 2 queries per class, inner SGD step 0.4: the
+ * second-order gradient checks of tests/gradients_test.ts and tests/native_backend_test.ts.
+ */
+export function conv4MamlProblem(seed: number) {
+  const rng = new Rng(seed);
+  const model = conv4({ inputShape: [32, 32, 1], outputs: 5, filters: 8 });
+  const params = model.init(rng);
+  const xs = tf.tensor(rng.normalArray(5 * 32 * 32), [5, 32, 32, 1]);
+  const ys = tf.tensor1d([0, 1, 2, 3, 4], "int32");
+  const xq = tf.tensor(rng.normalArray(10 * 32 * 32), [10, 32, 32, 1]);
+  const yq = tf.tensor1d([0, 1, 2, 3, 4, 0, 1, 2, 3, 4], "int32");
+  const innerLr = 0.4;
+  const loss = (p: tf.Tensor[], x: tf.Tensor, y: tf.Tensor) =>
+    softmaxCrossEntropy(model.apply(p, x), y);
+  /** L(θ) = L_query(θ − α∇L_support(θ)): differentiating it gives second-order MAML. */
+  const metaLoss = (p: tf.Tensor[]): tf.Scalar =>
+    tf.tidy(() => {
+      const g = tf.grads((...q: tf.Tensor[]) => loss(q, xs, ys))(p);
+      return loss(p.map((t, i) => tf.sub(t, tf.mul(g[i], innerLr))), xq, yq);
+    });
+  /** First-order MAML: the query gradient at the adapted parameters, inner gradients held fixed. */
+  const firstOrder = (p: tf.Tensor[]) =>
+    tf.tidy(() => {
+      const g = tf.grads((...q: tf.Tensor[]) => loss(q, xs, ys))(p);
+      const adapted = p.map((t, i) => tf.sub(t, tf.mul(g[i], innerLr)));
+      return tf.grads((...q: tf.Tensor[]) => loss(q, xq, yq))(adapted);
+    });
+  const dispose = () => tf.dispose([...params, xs, ys, xq, yq]);
+  return { model, params, metaLoss, firstOrder, dispose, rng, loss, xs, ys };
 }

@@ -16,9 +16,9 @@ import {
   initBackend,
 } from "../lib/backend/mod.ts";
 import { runConv } from "../lib/backend/native/conv.ts";
-import { conv4, softmaxCrossEntropy } from "../lib/models/mod.ts";
 import { Rng } from "../lib/random/mod.ts";
 import { assertAllClose, assertNoTensorLeak } from "../lib/testing/mod.ts";
+import { conv4MamlProblem } from "./meta_fixtures.ts";
 
 const available = dnnlAvailable();
 if (!available.ok) {
@@ -247,30 +247,6 @@ Deno.test({
   },
 });
 
-/**
- * A small second-order MAML problem (as tests/gradients_test.ts's): Conv-4 with 8 filters on
- * 32×32 inputs, 5-way 1-shot, 2 queries per class, one inner SGD step of 0.4.
- */
-function mamlProblem(seed: number) {
-  const rng = new Rng(seed);
-  const model = conv4({ inputShape: [32, 32, 1], outputs: 5, filters: 8 });
-  const params = model.init(rng);
-  const xs = tf.tensor(rng.normalArray(5 * 32 * 32), [5, 32, 32, 1]);
-  const ys = tf.tensor1d([0, 1, 2, 3, 4], "int32");
-  const xq = tf.tensor(rng.normalArray(10 * 32 * 32), [10, 32, 32, 1]);
-  const yq = tf.tensor1d([0, 1, 2, 3, 4, 0, 1, 2, 3, 4], "int32");
-  const loss = (p: tf.Tensor[], x: tf.Tensor, y: tf.Tensor) =>
-    softmaxCrossEntropy(model.apply(p, x), y);
-  /** J(θ) = L_query(θ − α∇L_support(θ)); its gradient is second-order MAML's. */
-  const metaLoss = (p: tf.Tensor[]) =>
-    tf.tidy(() => {
-      const g = tf.grads((...q: tf.Tensor[]) => loss(q, xs, ys))(p);
-      return loss(p.map((t, i) => tf.sub(t, tf.mul(g[i], 0.4))), xq, yq) as tf.Scalar;
-    });
-  const dispose = () => tf.dispose([...params, xs, ys, xq, yq]);
-  return { model, params, metaLoss, dispose, rng };
-}
-
 Deno.test({
   name: "native: second-order MAML meta-gradient through Conv-4 equals wasm's, matches finite " +
     "differences",
@@ -278,7 +254,7 @@ Deno.test({
   fn: async () => {
     const run = async (backend: string) => {
       await initBackend(backend);
-      const problem = mamlProblem(50);
+      const problem = conv4MamlProblem(50);
       const grads = tf.grads((...p: tf.Tensor[]) => problem.metaLoss(p))(problem.params);
       return { problem, grads };
     };
