@@ -197,8 +197,10 @@ Deno.test("an interrupted run resumes from its checkpoint to exactly the uninter
     assert.deepEqual(resumed.notes, straight.notes, "same final parameters");
     assert.deepEqual(resumed.curves, straight.curves, "same loss at every step");
     assert.deepEqual(resumed.metrics, straight.metrics);
-    // A finished run leaves no checkpoint behind; its trained model stays.
+    // A finished run leaves no checkpoint behind; its trained model and its recorded details
+    // (for a notebook where the models are not shipped) stay.
     assert.deepEqual([...Deno.readDirSync(`${out}/tiny-sinusoid`)].map((e) => e.name).sort(), [
+      "details.json",
       "models",
       "result.json",
       "run.json",
