@@ -512,6 +512,9 @@ export async function benchCompute(
     const onCpu = backend === "cpu";
     if (info.notes.length) log(`[bench compute] ${backend}: ${info.notes.join("; ")}`);
     const threads = info.threads ?? 1;
+    const native: Record<string, string> = info.nativeLibrary
+      ? { nativeLibrary: info.nativeLibrary }
+      : {};
     for (const spec of cases) {
       if (onCpu && spec.slowOnCpu && !options.cpuMaml) {
         log(`[bench compute] cpu: ${spec.name} skipped (minutes per step; --cpu-maml runs it)`);
@@ -548,14 +551,8 @@ export async function benchCompute(
         name: spec.name,
         backend,
         ...m.ours,
-        extra: {
-          simd: String(info.simd ?? "n/a"),
-          threads,
-          // native: which library served the convolutions (e.g. "oneDNN 2.6.3").
-          ...(info.nativeLibrary ? { nativeLibrary: info.nativeLibrary } : {}),
-          ...spec.extra,
-          ...m.memory,
-        },
+        // native: which library served the convolutions (e.g. "oneDNN 2.6.3").
+        extra: { simd: String(info.simd ?? "n/a"), threads, ...native, ...spec.extra, ...m.memory },
       };
       let line = `[bench compute] ${backend} ${spec.name}: median ${m.ours.medianMs.toFixed(1)} ` +
         `ms, min ${m.ours.minMs.toFixed(1)} ms (${m.ours.steps} steps)`;

@@ -343,9 +343,8 @@ async function execute<S extends ConfigSchema, R>(
     );
   }
   if (dir) {
-    // Kept for notebooks to read back where no models can be reloaded: a run without a
-    // `learner` hook is its own result, and models may be too big to ship. Only a run that
-    // cannot be shown otherwise notes that its details could not be kept.
+    // For notebooks where no models can be reloaded (no `learner` hook, or too big to ship);
+    // only a run that cannot be shown otherwise notes that its details were not kept.
     const why = await writeDetails(dir, identity, commit, details);
     if (why !== null && !experiment.learner) result.notes.push(why);
     await atomicWrite(`${dir}/result.json`, JSON.stringify(result, null, 2) + "\n");
