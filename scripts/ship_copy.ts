@@ -23,21 +23,22 @@ export async function copy(
   if (await Deno.stat(to).then(() => true, () => false)) {
     throw new Error(`${to} exists: remove it first (a shipped run is replaced whole)`);
   }
-  if (noModels && every === 1 && !(await readDetails(from, result.experiment))) {
-    throw new Error(`${from}: --no-models needs the run's ${DETAILS_FILE}, found none`);
+  // Read once: without models, the details are what the run ships; thinned, what is rewritten.
+  const record = noModels || every > 1 ? await readDetails(from, result.experiment) : null;
+  if ((noModels || every > 1) && record === null) {
+    const option = every > 1 ? "--thin-histories" : "--no-models";
+    throw new Error(`${from}: ${option} needs the run's ${DETAILS_FILE}, found none`);
   }
   const tmp = `${to}.partial`;
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
   await Deno.mkdir(tmp, { recursive: true });
   for await (const entry of Deno.readDir(from)) {
-    if (BOOKKEEPING.test(entry.name)) continue;
+    if (BOOKKEEPING.test(entry.name) || entry.name === "result.json") continue;
     if (entry.name === "models" && noModels) continue;
     if (entry.name === DETAILS_FILE && every > 1) continue;
     await copyTree(`${from}/${entry.name}`, `${tmp}/${entry.name}`);
   }
-  if (every > 1) {
-    const record = await readDetails(from, result.experiment);
-    if (!record) throw new Error(`${from}: --thin-histories needs ${DETAILS_FILE}, found none`);
+  if (every > 1 && record !== null) {
     const { experiment, preset, config, seed, commit } = record;
     const why = await writeDetails(
       tmp,

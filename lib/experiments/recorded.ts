@@ -142,12 +142,12 @@ function same(a: unknown, b: unknown): boolean {
     return true;
   }
   if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
-  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
   if (Array.isArray(a)) {
     const x = a as unknown[], y = b as unknown[];
     return x.length === y.length && x.every((v, i) => same(v, y[i]));
   }
+  const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+  const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
   if (ka.length !== kb.length) return false;
   return ka.every((k) =>
     same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])
