@@ -62,6 +62,7 @@ Deno.test({
     assert.equal(info.requested, "native");
     assert.match(info.nativeLibrary!, /^oneDNN 2\.\d+\.\d+$/);
     assert.ok(info.threads! >= 1);
+    assert.ok(info.nativeThreads! >= 1);
     for (const k of ["Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "MaxPoolGrad"]) {
       assert.ok(info.kernelsAdded.includes(k), `${k} missing from ${info.kernelsAdded}`);
     }
@@ -74,6 +75,46 @@ Deno.test({
     assert.deepEqual(Array.from(tf.add(t, 1).dataSync()), [2, 3, 4]);
     assert.equal((await initBackend("cpu")).name, "cpu");
     t.dispose();
+  },
+});
+
+Deno.test({
+  name: "native on its own: wasm on one thread, the chosen threads to oneDNN, OpenMP spinning",
+  ...needsDnnl,
+  fn: async () => {
+    // Subprocesses: the thread split is made once per process, when wasm is first set up.
+    const probe = async (env: Record<string, string>) => {
+      const code = `import { initBackend } from "${new URL(
+        "../lib/backend/mod.ts",
+        import.meta.url,
+      )}";
+const info = await initBackend("native");
+console.log(JSON.stringify({ threads: info.threads, nativeThreads: info.nativeThreads,
+  notes: info.notes }));`;
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--quiet", code],
+        // This process's environment without OMP_WAIT_POLICY, which loading oneDNN here set.
+        env: { ...withoutWaitPolicy, ...env },
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+        signal: AbortSignal.timeout(120_000),
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, `exit ${out.code}; stderr:\n${stderr}`);
+      return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+    };
+    const withoutWaitPolicy = Deno.env.toObject();
+    delete withoutWaitPolicy.OMP_WAIT_POLICY;
+    const two = await probe({ METALAB_WASM_THREADS: "2" });
+    assert.equal(two.threads, 1, "wasm itself runs on one thread");
+    assert.equal(two.nativeThreads, 2, "oneDNN gets the two threads asked for");
+    const notes = two.notes.join("; ");
+    assert.match(notes, /native: Conv2D.*OpenMP, 2 threads, OMP_WAIT_POLICY ACTIVE/, notes);
+    assert.match(notes, /wasm: 1 thread \(native: the 2 chosen .* go to oneDNN\)/, notes);
+    // A policy the user set is theirs.
+    const passive = await probe({ METALAB_WASM_THREADS: "2", OMP_WAIT_POLICY: "PASSIVE" });
+    assert.match(passive.notes.join("; "), /OMP_WAIT_POLICY PASSIVE/);
   },
 });
 

@@ -47,9 +47,15 @@ export interface BackendInfo {
   simd?: boolean;
   /**
    * wasm and native: threads XNNPACK computes on (1 = the single-threaded SIMD build; more =
-   * the threaded-SIMD build with `threads − 1` pthread workers); native's oneDNN uses as many.
+   * the threaded-SIMD build with `threads − 1` pthread workers). native: 1 unless wasm was
+   * set up earlier in the process; its convs run on {@linkcode BackendInfo.nativeThreads}.
    */
   threads?: number;
+  /**
+   * native only: oneDNN's OpenMP threads (the count wasm alone would have chosen: the idle
+   * cores, or `METALAB_WASM_THREADS`). The machine's share a run uses is this, not `threads`.
+   */
+  nativeThreads?: number;
   /** wasm and native: where the binaries were loaded from. */
   wasmDir?: string;
   /** native only: the library serving the convolutions, e.g. "oneDNN 2.6.3". */
@@ -115,7 +121,7 @@ interface BackendState {
    * were chosen and why (reported in `notes`). A thread count above 1 also replaced tfjs's
    * wasm factory by the threaded one (`installThreadedFactory`), at this same once-only step.
    */
-  wasm?: { dir: string; threadsReason: string };
+  wasm?: { dir: string; threadsReason: string; chosen: number };
   /**
    * Why the threaded wasm build is not in use, once that is known (reported in `notes`): set
    * by the threaded factory when it falls back to tfjs's single-threaded one, or when the
@@ -353,15 +359,23 @@ async function tryWebgpu(): Promise<boolean> {
   }
 }
 
-/** Activates wasm, after the one-time set-up (`BackendState.wasm`) on the first call. */
-async function tryWasm(): Promise<boolean> {
+/**
+ * Activates wasm, after the one-time set-up (`BackendState.wasm`) on the first call: on the
+ * chosen threads ({@linkcode wasmThreadsChoice}), or on one thread with `forNative` (the chosen
+ * count is kept in `state.wasm.chosen` for oneDNN; see {@linkcode tryNative}).
+ */
+async function tryWasm(forNative = false): Promise<boolean> {
   if (!state.wasm) {
-    const { threads, reason } = wasmThreadsChoice();
+    const { threads: chosen, reason } = wasmThreadsChoice();
     const dir = wasmBinaryDir();
     setWasmPaths(dir);
+    const threads = forNative ? 1 : chosen;
     state.wasm = {
       dir,
-      threadsReason: `wasm: ${threads} thread${threads > 1 ? "s" : ""}: ${reason}`,
+      chosen,
+      threadsReason: forNative
+        ? `wasm: 1 thread (native: the ${chosen} chosen for ${reason} go to oneDNN)`
+        : `wasm: ${threads} thread${threads > 1 ? "s" : ""}: ${reason}`,
     };
     if (threads > 1) installThreadedFactory(threads);
   }
@@ -380,16 +394,25 @@ export function registerExtensions(): { kernelsAdded: string[]; gradientsAdded: 
 }
 
 /**
- * Activates `native`: wasm first (its one-time set-up; oneDNN gets the same thread count),
- * then oneDNN and the backend of that name on the same wasm instance.
+ * Activates `native`: wasm first, then oneDNN and the backend of that name on the same wasm
+ * instance. The thread count wasm would have chosen goes to oneDNN's OpenMP team, and wasm
+ * itself (the small ops between convs, on the main thread) runs on one thread with OpenMP
+ * spinning: two thread pools on the same cores fight, and on the idle 2-core machine this
+ * split was the fastest measured (a 32-task first-order MAML step 1.28 s against 2.03 s with
+ * both pools on 2 threads; `native/dnnl.ts`). Where wasm was already set up on more threads
+ * (a `wasm` run earlier in the process), wasm keeps them and OpenMP waits passively.
  *
  * @throws Error when wasm fails, or naming the library and its apt command when absent.
  */
-async function tryNative(): Promise<{ library: string; kernels: string[] }> {
-  if (!(await tryWasm())) throw new Error(`backend "native" needs wasm, which failed`);
-  const { version, kernels } = registerNativeBackend(tf.backend(), getThreadsCount());
+async function tryNative(): Promise<
+  { library: string; kernels: string[]; threads: number; waitPolicy: string }
+> {
+  if (!(await tryWasm(true))) throw new Error(`backend "native" needs wasm, which failed`);
+  const threads = state.wasm?.chosen ?? getThreadsCount();
+  const policy = getThreadsCount() > 1 ? "passive" : "active";
+  const { version, kernels, waitPolicy } = registerNativeBackend(tf.backend(), threads, policy);
   if (!(await tf.setBackend("native"))) throw new Error(`backend "native" failed to initialise`);
-  return { library: `oneDNN ${version}`, kernels };
+  return { library: `oneDNN ${version}`, kernels, threads, waitPolicy };
 }
 
 /**
@@ -397,8 +420,8 @@ async function tryNative(): Promise<{ library: string; kernels: string[] }> {
  * exists, else wasm (SIMD when the runtime supports it, as Deno does; on the idle cores
  * unless `METALAB_WASM_THREADS` says otherwise, see {@linkcode wasmThreadsWanted}, and then
  * on that many threads when the threaded build starts, else one), else cpu; a name forces that
- * backend. `native` (never chosen by `auto`) is wasm with its convolutions run by oneDNN
- * (Debian's libdnnl2) on as many OpenMP threads as wasm has. Registers MetaLab's kernels and
+ * backend. `native` (never chosen by `auto`) is wasm on one thread with its convolutions run
+ * by oneDNN (Debian's libdnnl2) on the threads wasm would have chosen. Registers MetaLab's kernels and
  * gradients first (idempotent).
  *
  * @throws Error on an unknown name (listing the choices) or when a named backend fails
@@ -419,7 +442,7 @@ export async function initBackend(choice: string = "auto"): Promise<BackendInfo>
   const notes: string[] = [];
   let adapter: string | undefined;
   let active: string | null = null;
-  let native: { library: string; kernels: string[] } | undefined;
+  let native: Awaited<ReturnType<typeof tryNative>> | undefined;
   if (choice === "native") {
     native = await tryNative();
     active = "native";
@@ -467,7 +490,10 @@ export async function initBackend(choice: string = "auto"): Promise<BackendInfo>
       : [],
     gradientsAdded,
   };
-  if (native) info.nativeLibrary = native.library;
+  if (native) {
+    info.nativeLibrary = native.library;
+    info.nativeThreads = native.threads;
+  }
   if (active === "wasm" || active === "native") {
     info.simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
     info.threads = getThreadsCount();
@@ -477,7 +503,8 @@ export async function initBackend(choice: string = "auto"): Promise<BackendInfo>
     if (native) {
       notes.push(
         `native: ${native.kernels.join(", ")} in ${native.library} (OpenMP, ` +
-          `${info.threads} thread${info.threads! > 1 ? "s" : ""})`,
+          `${native.threads} thread${native.threads > 1 ? "s" : ""}, ` +
+          `OMP_WAIT_POLICY ${native.waitPolicy})`,
       );
     }
   }

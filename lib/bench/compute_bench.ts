@@ -511,7 +511,8 @@ export async function benchCompute(
     const backend = info.name;
     const onCpu = backend === "cpu";
     if (info.notes.length) log(`[bench compute] ${backend}: ${info.notes.join("; ")}`);
-    const threads = info.threads ?? 1;
+    // native: the threads its convs run on (oneDNN), as the PyTorch peer gets.
+    const threads = info.nativeThreads ?? info.threads ?? 1;
     const native: Record<string, string> = info.nativeLibrary
       ? { nativeLibrary: info.nativeLibrary }
       : {};

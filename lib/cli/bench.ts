@@ -185,7 +185,7 @@ export async function main(argv: string[]): Promise<void> {
   if (peers && !fast) peerNote = "PyTorch peer skipped: it runs beside wasm/webgpu only";
   else if (peers) {
     const info = await initBackend(fast!);
-    const started = await startTorchPeer({ threads: info.threads ?? 1 });
+    const started = await startTorchPeer({ threads: info.nativeThreads ?? info.threads ?? 1 });
     if ("skipped" in started) peerNote = started.skipped;
     else {
       peer = started;
@@ -217,7 +217,7 @@ export async function main(argv: string[]): Promise<void> {
           episodes,
           evalEpisodes,
           python: peer?.python ?? null,
-          threads: info.threads ?? 1,
+          threads: info.nativeThreads ?? info.threads ?? 1,
         }),
       );
     }

@@ -150,6 +150,8 @@ export interface Dnnl {
   threads(): number;
   /** Sets OpenMP's thread count for later primitives' executions. */
   setThreads(n: number): void;
+  /** `OMP_WAIT_POLICY` as OpenMP read it when it loaded ("ACTIVE", "PASSIVE", or "default"). */
+  waitPolicy: string;
 }
 
 let loaded: Dnnl | undefined;
@@ -175,21 +177,36 @@ export function check(status: number, what: string): void {
 }
 
 /**
+ * How oneDNN's OpenMP threads wait between primitives, set once per process before oneDNN
+ * loads: `active` spins (a conv starts at once, but a waiting thread holds its core), `passive`
+ * sleeps (the core is free for other threads, and every conv pays a wake-up).
+ */
+export type OmpWaitPolicy = "active" | "passive";
+
+/**
  * Opens oneDNN (once per process) and creates its CPU engine and stream. Sets
- * `OMP_WAIT_POLICY=PASSIVE` first unless the caller set it: spinning OpenMP threads take the
- * cores that the wasm backend's pthreads and the main thread need for the small ops between
- * convolutions. They fight: on the loaded 2-core machine (2 wasm threads, 2 OpenMP threads,
- * medians, three alternating processes each) a ProtoNet step took 151–176 ms passive and
- * 280–1617 ms with `OMP_WAIT_POLICY=ACTIVE`, a 4-task second-order MAML step 920–1016 ms
- * against 4.3–7.8 s.
+ * `OMP_WAIT_POLICY` to `policy` first unless the caller set it (later calls cannot change it:
+ * OpenMP reads it once, when it loads).
+ *
+ * Which policy wins depends on what else runs between the convolutions. With wasm on one
+ * thread (what the `native` backend sets up: the main thread runs the small ops, oneDNN's
+ * OpenMP team the convs), spinning is fastest: on the idle 2-core machine, two OpenMP threads,
+ * a ProtoNet step took 39–43 ms active against 42–52 ms passive, a 32-task first-order MAML
+ * step 1.28 s against 1.48–1.77 s, a 4-task 5-step second-order one 0.69–0.90 s against
+ * 0.81–0.94 s (runs of 8–15 steps, alternating). With wasm's own pthread pool also running
+ * (two wasm threads), spinning OpenMP threads take the cores those pthreads need and they
+ * fight: on the loaded 2-core machine a ProtoNet step took 151–176 ms passive and 280–1617 ms
+ * active, a 4-task second-order MAML step 920–1016 ms against 4.3–7.8 s.
  *
  * @throws Error naming the library and the apt command when it cannot be opened, or when its
  *   major version is not 2.
  */
-export function loadDnnl(): Dnnl {
+export function loadDnnl(policy: OmpWaitPolicy = "passive"): Dnnl {
   if (loaded) return loaded;
   try {
-    if (Deno.env.get("OMP_WAIT_POLICY") === undefined) Deno.env.set("OMP_WAIT_POLICY", "PASSIVE");
+    if (Deno.env.get("OMP_WAIT_POLICY") === undefined) {
+      Deno.env.set("OMP_WAIT_POLICY", policy.toUpperCase());
+    }
   } catch {
     // no --allow-env: OpenMP's default policy
   }
@@ -224,9 +241,16 @@ export function loadDnnl(): Dnnl {
   } catch {
     gomp = undefined; // another OpenMP runtime: its own default thread count
   }
+  let waitPolicy = "default";
+  try {
+    waitPolicy = Deno.env.get("OMP_WAIT_POLICY") || "default";
+  } catch {
+    // no --allow-env
+  }
   loaded = {
     symbols: lib.symbols,
     version,
+    waitPolicy,
     engine,
     stream,
     threads: () => gomp?.symbols.omp_get_max_threads() ?? 0,

@@ -10,8 +10,11 @@
  * gradient MetaLab and tfjs define (`gradients/Conv2DBackpropFilter_grad.ts`, tfjs's Conv2D
  * and Conv2DBackpropInput gradients) is again one of these three kernels.
  *
- * Threads: oneDNN runs on as many OpenMP threads as wasm has (the same idle-core choice,
- * `METALAB_WASM_THREADS`), with OpenMP waiting passively (see `dnnl.ts`). Unlike wasm's,
+ * Threads: the backend set-up (`initBackend("native")`) gives oneDNN's OpenMP team the thread
+ * count wasm would have had (the idle cores, or `METALAB_WASM_THREADS`) and starts wasm itself
+ * on one thread, with OpenMP spinning between convs; where wasm was already running on more
+ * threads, OpenMP waits passively instead, since the two pools then fight for the cores (see
+ * `dnnl.ts` for the measurements). Unlike wasm's,
  * native results depend on the thread count: a run is bit-for-bit reproducible at a given
  * count, but 1 and 2 threads give different bits for the filter gradients of the blocked
  * layout (oneDNN's JIT backward-weights kernel splits the sum over the batch between threads;
@@ -23,7 +26,7 @@ import * as tf from "@tensorflow/tfjs";
 import { nativeConv2DConfig } from "./Conv2D.ts";
 import { nativeConv2DBackpropFilterConfig } from "./Conv2DBackpropFilter.ts";
 import { nativeConv2DBackpropInputConfig } from "./Conv2DBackpropInput.ts";
-import { loadDnnl } from "./dnnl.ts";
+import { loadDnnl, type OmpWaitPolicy } from "./dnnl.ts";
 import { NATIVE_BACKEND } from "./shared.ts";
 
 /** The kernels the native backend replaces (the rest are wasm's). */
@@ -41,23 +44,25 @@ const PRIORITY = 0;
 
 /**
  * Registers the `native` backend on top of the wasm backend `wasm` (already created and
- * initialised): loads oneDNN (throws, naming the apt command, when it is absent), sets its
- * OpenMP threads to `threads`, copies wasm's kernels and replaces the conv ones. Idempotent:
- * later calls only set the threads.
+ * initialised): loads oneDNN (throws, naming the apt command, when it is absent) with OpenMP's
+ * wait `policy` (used on the first call only: OpenMP reads it once), sets its OpenMP threads to
+ * `threads`, copies wasm's kernels and replaces the conv ones. Idempotent: later calls only
+ * set the threads.
  *
- * @returns oneDNN's version and the kernels replaced.
+ * @returns oneDNN's version, the wait policy in effect and the kernels replaced.
  * @example
  * ```ts
  * await tf.setBackend("wasm");
- * registerNativeBackend(tf.findBackend("wasm")!, 2); // { version: "2.6.3", kernels: [...] }
+ * registerNativeBackend(tf.findBackend("wasm")!, 2, "active"); // { version: "2.6.3", … }
  * await tf.setBackend("native");
  * ```
  */
 export function registerNativeBackend(
   wasm: tf.KernelBackend,
   threads: number,
-): { version: string; kernels: string[] } {
-  const dnnl = loadDnnl();
+  policy: OmpWaitPolicy = "passive",
+): { version: string; waitPolicy: string; kernels: string[] } {
+  const dnnl = loadDnnl(policy);
   dnnl.setThreads(threads);
   const kernels = NATIVE_KERNELS.map((k) => k.kernelName);
   if (!tf.findBackendFactory(NATIVE_BACKEND)) {
@@ -72,5 +77,5 @@ export function registerNativeBackend(
     }
     tf.registerBackend(NATIVE_BACKEND, () => wasm, PRIORITY);
   }
-  return { version: dnnl.version, kernels };
+  return { version: dnnl.version, waitPolicy: dnnl.waitPolicy, kernels };
 }
