@@ -504,7 +504,7 @@ export async function initBackend(choice: string = "auto"): Promise<BackendInfo>
       notes.push(
         `native: ${native.kernels.join(", ")} in ${native.library} (OpenMP, ` +
           `${native.threads} thread${native.threads > 1 ? "s" : ""}, ` +
-          `OMP_WAIT_POLICY ${native.waitPolicy})`,
+          `waiting: ${native.waitPolicy})`,
       );
     }
   }

@@ -150,7 +150,10 @@ export interface Dnnl {
   threads(): number;
   /** Sets OpenMP's thread count for later primitives' executions. */
   setThreads(n: number): void;
-  /** `OMP_WAIT_POLICY` as OpenMP read it when it loaded ("ACTIVE", "PASSIVE", or "default"). */
+  /**
+   * How OpenMP's threads wait, as it read the environment when it loaded: e.g. "ACTIVE,
+   * GOMP_SPINCOUNT 3000000", "PASSIVE", or "default" (neither variable set).
+   */
   waitPolicy: string;
 }
 
@@ -177,39 +180,74 @@ export function check(status: number, what: string): void {
 }
 
 /**
- * How oneDNN's OpenMP threads wait between primitives, set once per process before oneDNN
- * loads: `active` spins (a conv starts at once, but a waiting thread holds its core), `passive`
- * sleeps (the core is free for other threads, and every conv pays a wake-up).
+ * How oneDNN's OpenMP threads wait between primitives, chosen once per process when oneDNN
+ * loads: `active` spins for a bounded time ({@linkcode ACTIVE_SPIN_COUNT}: a conv that follows
+ * within it starts at once; then the thread sleeps, so an idle process holds no core), `passive`
+ * sleeps at once (the core is free for other threads, and every conv pays a wake-up).
  */
 export type OmpWaitPolicy = "active" | "passive";
 
 /**
- * Opens oneDNN (once per process) and creates its CPU engine and stream. Sets
- * `OMP_WAIT_POLICY` to `policy` first unless the caller set it (later calls cannot change it:
- * OpenMP reads it once, when it loads).
+ * libgomp's spin count for `active`: measured on the 2-core machine, 300,000 spins idled a
+ * thread after under 10 ms, 3,000,000 after about 80 ms, 30,000,000 after 820 ms (CPU time in
+ * the 2 s after a conv), and `OMP_WAIT_POLICY=ACTIVE` alone spins forever — which would burn a
+ * core in an idle notebook kernel, and in the benchmark slow the PyTorch peer's turn.
+ */
+export const ACTIVE_SPIN_COUNT = 3_000_000;
+
+/**
+ * Opens oneDNN (once per process) and creates its CPU engine and stream, with OpenMP's wait
+ * `policy` unless the caller set `OMP_WAIT_POLICY` or `GOMP_SPINCOUNT` (theirs wins). Later
+ * calls cannot change it: libgomp reads the environment once, when it loads. The variables are
+ * set only while oneDNN (and so libgomp) loads and then restored, so that no child process (a
+ * PyTorch peer, a test's subprocess) inherits them.
  *
  * Which policy wins depends on what else runs between the convolutions. With wasm on one
  * thread (what the `native` backend sets up: the main thread runs the small ops, oneDNN's
  * OpenMP team the convs), spinning is fastest: on the idle 2-core machine, two OpenMP threads,
- * a ProtoNet step took 39–43 ms active against 42–52 ms passive, a 32-task first-order MAML
+ * a ProtoNet step took 39–43 ms spinning against 42–52 ms passive, a 32-task first-order MAML
  * step 1.28 s against 1.48–1.77 s, a 4-task 5-step second-order one 0.69–0.90 s against
- * 0.81–0.94 s (runs of 8–15 steps, alternating). With wasm's own pthread pool also running
- * (two wasm threads), spinning OpenMP threads take the cores those pthreads need and they
- * fight: on the loaded 2-core machine a ProtoNet step took 151–176 ms passive and 280–1617 ms
- * active, a 4-task second-order MAML step 920–1016 ms against 4.3–7.8 s.
+ * 0.81–0.94 s (runs of 8–15 steps, alternating; spin counts of 3·10⁵, 3·10⁶ and forever were
+ * within the runs' noise of each other). With wasm's own pthread pool also running (two wasm
+ * threads), spinning OpenMP threads take the cores those pthreads need and they fight: on the
+ * loaded 2-core machine a ProtoNet step took 151–176 ms passive and 280–1617 ms spinning, a
+ * 4-task second-order MAML step 920–1016 ms against 4.3–7.8 s.
  *
  * @throws Error naming the library and the apt command when it cannot be opened, or when its
  *   major version is not 2.
  */
 export function loadDnnl(policy: OmpWaitPolicy = "passive"): Dnnl {
   if (loaded) return loaded;
+  const ours: Record<string, string> = policy === "active"
+    ? { OMP_WAIT_POLICY: "ACTIVE", GOMP_SPINCOUNT: String(ACTIVE_SPIN_COUNT) }
+    : { OMP_WAIT_POLICY: "PASSIVE" };
+  let setByUs: string[] = [];
+  let waitPolicy = "default";
   try {
-    if (Deno.env.get("OMP_WAIT_POLICY") === undefined) {
-      Deno.env.set("OMP_WAIT_POLICY", policy.toUpperCase());
+    const theirs = ["OMP_WAIT_POLICY", "GOMP_SPINCOUNT"]
+      .filter((k) => Deno.env.get(k) !== undefined);
+    if (theirs.length === 0) {
+      for (const [k, v] of Object.entries(ours)) Deno.env.set(k, v);
+      setByUs = Object.keys(ours);
+    }
+    const read = ["OMP_WAIT_POLICY", "GOMP_SPINCOUNT"].filter((k) => Deno.env.get(k));
+    if (read.length) {
+      waitPolicy = read.map((k) =>
+        k === "OMP_WAIT_POLICY" ? Deno.env.get(k)! : `${k} ${Deno.env.get(k)}`
+      ).join(", ");
     }
   } catch {
     // no --allow-env: OpenMP's default policy
   }
+  try {
+    return openDnnl(waitPolicy);
+  } finally {
+    for (const k of setByUs) Deno.env.delete(k);
+  }
+}
+
+/** {@linkcode loadDnnl} after the environment is set: opens the library, engine and stream. */
+function openDnnl(waitPolicy: string): Dnnl {
   const name = soname();
   let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
   try {
@@ -240,12 +278,6 @@ export function loadDnnl(policy: OmpWaitPolicy = "passive"): Dnnl {
     gomp = Deno.dlopen("libgomp.so.1", GOMP_SYMBOLS);
   } catch {
     gomp = undefined; // another OpenMP runtime: its own default thread count
-  }
-  let waitPolicy = "default";
-  try {
-    waitPolicy = Deno.env.get("OMP_WAIT_POLICY") || "default";
-  } catch {
-    // no --allow-env
   }
   loaded = {
     symbols: lib.symbols,

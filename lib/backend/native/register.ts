@@ -12,7 +12,7 @@
  *
  * Threads: the backend set-up (`initBackend("native")`) gives oneDNN's OpenMP team the thread
  * count wasm would have had (the idle cores, or `METALAB_WASM_THREADS`) and starts wasm itself
- * on one thread, with OpenMP spinning between convs; where wasm was already running on more
+ * on one thread, with OpenMP spinning briefly between convs; where wasm was already running on more
  * threads, OpenMP waits passively instead, since the two pools then fight for the cores (see
  * `dnnl.ts` for the measurements). Unlike wasm's,
  * native results depend on the thread count: a run is bit-for-bit reproducible at a given
