@@ -69,6 +69,33 @@ Deno.test("measureMemory: a kept tensor is new bytes; a freed intermediate is pe
   assert.equal(none.newBytes, 0);
 });
 
+Deno.test("measureMemory: 200,000 kernels (tf.profile overflows the stack there); not nested", async () => {
+  // A 32-task second-order MAML meta-step of 3 inner steps on Conv-4 runs more kernels than
+  // this; tf.profile's Math.max.apply over one record per kernel throws RangeError here.
+  const n = 200_000;
+  const probe = await measureMemory(() =>
+    tf.tidy(() => {
+      let x = tf.scalar(1);
+      for (let i = 0; i < n; i++) x = tf.add(x, 1);
+      return x;
+    })
+  );
+  assert.equal(probe.kernels, n);
+  assert.equal(probe.result.dataSync()[0], n + 1);
+  // Inside the tidy every intermediate scalar stays until it ends: the peak holds all of them.
+  assert.ok(probe.peakExtraBytes >= 4 * n, `peak ${probe.peakExtraBytes} B for ${n} scalars`);
+  assert.equal(probe.newBytes, 4);
+  probe.result.dispose();
+  await assert.rejects(
+    () => measureMemory(() => measureMemory(() => 1)),
+    /measureMemory cannot run inside tf.profile or another measureMemory/,
+  );
+  // The failed nested call left profiling off: a later probe sees its kernels again.
+  const after = await measureMemory(() => tf.tidy(() => tf.ones([10]).sum()));
+  assert.ok(after.kernels >= 1);
+  after.result.dispose();
+});
+
 Deno.test("measureMemory: the process's resident size sees a 64 MiB buffer written in full", async () => {
   let keep: Uint8Array | null = null;
   const probe = await measureMemory(() => {

@@ -299,6 +299,9 @@ async function main(): Promise<number> {
         }
         failures++;
         console.error(`${experiment.name} failed: ${(e as Error).message}`);
+        // MetaLab's own errors are plain Errors that say what was wrong; anything else (a
+        // RangeError, a TypeError) is a defect, and its stack is what a report needs.
+        if (e instanceof Error && e.constructor !== Error) console.error(e.stack);
       }
     }
   } finally {

@@ -7,8 +7,11 @@
  *
  * - **tfjs bytes**: the engine's count of bytes held by live tensors (`tf.memory().numBytes`)
  *   before and after, and its high-water mark while the computation ran — the largest
- *   `totalBytesSnapshot` of any kernel under `tf.profile`, which is what a second-order
- *   tape holding every inner step's activations shows up in;
+ *   byte count after any kernel, which is what a second-order tape holding every inner step's
+ *   activations shows up in (taken in the engine's profiling mode, as `tf.profile` does, but
+ *   kept as a running maximum: `tf.profile` keeps a record per kernel and takes their maximum
+ *   with `Math.max.apply`, which overflows the call stack past about 120,000 kernels — a
+ *   32-task second-order MAML meta-step of 3 inner steps on Conv-4 already runs more);
  * - **process memory**: the resident set size (`Deno.memoryUsage().rss`) before and after,
  *   and, on the wasm backend, the size of its WebAssembly heap. Both are high-water marks in
  *   practice (a wasm heap grows and never shrinks), so they show the largest computation run
@@ -31,8 +34,8 @@ export interface MemoryProbe<T> {
   /** tfjs bytes held after it returned (its kept results included). */
   endBytes: number;
   /**
-   * The highest tfjs byte count while it ran (`tf.profile`'s `peakBytes`; `startBytes` when
-   * it ran no kernel), an absolute count like `startBytes`.
+   * The highest tfjs byte count while it ran (after any kernel, or before or after it; so
+   * `startBytes` when it ran no kernel), an absolute count like `startBytes`.
    */
   peakBytes: number;
   /** `peakBytes − startBytes`: the most memory the computation held at once beyond what was there. */
@@ -58,7 +61,7 @@ export function wasmHeapBytes(): number | null {
 }
 
 /**
- * Runs `f` under `tf.profile` and reports the memory it used (see {@linkcode MemoryProbe}):
+ * Runs `f` in tfjs's profiling mode and reports the memory it used (see {@linkcode MemoryProbe}):
  * tfjs bytes before, after and at their peak, and the process's resident size.
  *
  * @example
@@ -71,31 +74,63 @@ export function wasmHeapBytes(): number | null {
 export async function measureMemory<T>(f: () => T | Promise<T>): Promise<MemoryProbe<T>> {
   const rssBefore = Deno.memoryUsage().rss;
   const before = tf.memory();
-  let result: T | undefined;
-  const profile = await tf.profile(async () => {
-    result = await f();
-    // tf.profile keeps the returned tensors' bookkeeping only; the result is handed back below.
-    return [];
-  });
+  const { result, peak, kernels } = await withPeakBytes(f);
   const after = tf.memory();
   const startBytes = before.numBytes;
-  // With no kernel run, tf.profile's peak is the maximum of nothing (−∞): nothing was added.
-  const peakBytes = profile.kernels.length === 0
-    ? Math.max(startBytes, after.numBytes)
-    : Math.max(profile.peakBytes, startBytes, after.numBytes);
+  // With no kernel run, the peak is the maximum of nothing (−∞): nothing was added.
+  const peakBytes = Math.max(peak, startBytes, after.numBytes);
   return {
-    result: result as T,
+    result,
     startBytes,
     endBytes: after.numBytes,
     peakBytes,
     peakExtraBytes: peakBytes - startBytes,
     newBytes: after.numBytes - startBytes,
     newTensors: after.numTensors - before.numTensors,
-    kernels: profile.kernels.length,
+    kernels,
     rssBefore,
     rssAfter: Deno.memoryUsage().rss,
     wasmHeapBytes: wasmHeapBytes(),
   };
+}
+
+/** The part of tfjs's engine state its profiling mode uses (tfjs-core 4.x, `Engine.state`). */
+interface ProfilingState {
+  profiling: boolean;
+  activeProfile: { kernels: { push(record: { totalBytesSnapshot: number }): number } };
+}
+
+/**
+ * Runs `f` with tfjs's engine in profiling mode (what `tf.profile` does) and keeps, of the
+ * record the engine pushes after each kernel, only the running maximum of its byte count and
+ * the number of kernels: constant memory and no `Math.max.apply` over every record.
+ *
+ * @throws Error when a profile is already running (`tf.profile` or this, nested).
+ */
+async function withPeakBytes<T>(
+  f: () => T | Promise<T>,
+): Promise<{ result: T; peak: number; kernels: number }> {
+  const state = (tf.engine() as unknown as { state: ProfilingState }).state;
+  if (state.profiling) {
+    throw new Error("measureMemory cannot run inside tf.profile or another measureMemory");
+  }
+  let peak = -Infinity;
+  let kernels = 0;
+  const saved = state.activeProfile.kernels;
+  state.activeProfile.kernels = {
+    push(record) {
+      if (record.totalBytesSnapshot > peak) peak = record.totalBytesSnapshot;
+      return ++kernels;
+    },
+  };
+  state.profiling = true;
+  try {
+    const result = await f();
+    return { result, peak, kernels };
+  } finally {
+    state.profiling = false;
+    state.activeProfile.kernels = saved;
+  }
 }
 
 /** Options of {@linkcode measureMetaStep}. */
