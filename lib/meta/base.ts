@@ -267,11 +267,24 @@ export abstract class BaseMetaLearner implements MetaLearner {
     const distances: tf.Scalar[] = [];
     const accuracies: tf.Scalar[] = [];
     for (const task of tasks) {
-      const { direction: d, terms: t } = direction(theta, task);
-      losses.push(t.loss);
-      if (t.proximal) distances.push(t.proximal);
-      if (t.accuracy) accuracies.push(t.accuracy);
-      sum = sum.map((s, i) => tf.add(s, tf.mul(weight, d[i])));
+      // One scope per task: what its inner loop made (φ after every step, the gradients) is
+      // freed before the next task, so memory is one task's, not the meta-batch's (without it
+      // a 32-task first-order meta-step held 41 MiB more per inner step).
+      const previous = sum;
+      const step = tf.tidy(() => {
+        const { direction: d, terms: t } = direction(theta, task);
+        return {
+          sum: previous.map((s, i) => tf.add(s, tf.mul(weight, d[i]))),
+          loss: t.loss,
+          proximal: t.proximal ? [t.proximal] : [],
+          accuracy: t.accuracy ? [t.accuracy] : [],
+        };
+      });
+      tf.dispose(previous);
+      sum = step.sum;
+      losses.push(step.loss);
+      distances.push(...step.proximal);
+      accuracies.push(...step.accuracy);
     }
     const terms = this.objective.combine(this.regularised(theta), losses, distances, accuracies);
     // A direction may keep its accuracy out of a gradient scope; `combine` has their mean.

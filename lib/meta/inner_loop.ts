@@ -58,8 +58,20 @@ export function innerLoop(
         ? tf.add(l, tf.mul(innerProximal / 2, squaredDistance(current, anchor)))
         : l;
     };
-    const grads = tf.grads(loss)(adapted);
-    adapted = adapted.map((p, i) => tf.sub(p, tf.mul(Array.isArray(lr) ? lr[i] : lr, grads[i])));
+    const previous = adapted;
+    const update = () => {
+      const grads = tf.grads(loss)(previous);
+      return previous.map((p, i) => tf.sub(p, tf.mul(Array.isArray(lr) ? lr[i] : lr, grads[i])));
+    };
+    if (firstOrderOnly) {
+      // Nothing differentiates through these steps: free each step's gradients and the
+      // previous φ at once (never θ itself), so memory stays flat in the number of steps.
+      adapted = tf.tidy(update);
+      if (s > 0) tf.dispose(previous);
+    } else {
+      // Second order: the outer gradient needs every step's tensors; its scope frees them.
+      adapted = update();
+    }
   }
   return [...fixed, ...adapted];
 }
