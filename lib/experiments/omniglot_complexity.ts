@@ -248,7 +248,8 @@ function summarizeComplexity(r: ComplexityResult, config: ComplexityConfig) {
   );
   notes.push(
     `Each point: ${config.warmup} untimed step(s), the median of ${config.repeats} timed ` +
-      "step(s), then one step under tf.profile for memory. Peak tfjs memory is the engine's " +
+      "step(s), then one step in tfjs's profiling mode for memory (measureMemory). Peak tfjs " +
+      "memory is the engine's " +
       "largest byte count during the step minus the count before it (parameters and optimiser " +
       "state excluded); the resident size and wasm heap never shrink, so they are the largest " +
       "computation so far (measured in order of growing inner steps).",
@@ -267,11 +268,11 @@ export const omniglotComplexity: Experiment<typeof SCHEMA, ComplexityResult> = {
   description: "Second-order MAML, first-order MAML, Reptile, ANIL and ProtoNet each take " +
     "meta-steps on the same Conv-4 5-way 1-shot Omniglot meta-batch (32 tasks in the full " +
     "preset, Finn et al.'s), with 1, 2, 3, 5 and 10 inner steps; wall time (median of timed " +
-    "steps after warm-up) and memory measured for real (tfjs's peak bytes under tf.profile, " +
+    "steps after warm-up) and memory measured for real (tfjs's peak bytes in its profiling mode, " +
     "the process's resident size, the wasm heap), and each cost's growth per inner step " +
     "fitted. The quick preset (2 tasks, 32 filters, one timed step) takes about 30 s; the full " +
-    "one (32 tasks, 64 filters, 15 queries, median of 3) roughly an hour on two cores, " +
-    "scaled from the quick preset's times (second-order MAML at 10 inner steps dominates).",
+    "one (32 tasks, 64 filters, 15 queries, median of 3) 13 min on two idle cores (the " +
+    "shipped run in models/: 791 s; second-order MAML at 10 inner steps dominates).",
   needs: [OMNIGLOT_DATA],
   schema: SCHEMA,
   check: problems,
