@@ -19,6 +19,7 @@ import { runConv } from "../lib/backend/native/conv.ts";
 import { Rng } from "../lib/random/mod.ts";
 import { assertAllClose, assertNoTensorLeak } from "../lib/testing/mod.ts";
 import { conv4MamlProblem } from "./meta_fixtures.ts";
+import { runDeno, runDenoJson } from "./subprocess.ts";
 
 const available = dnnlAvailable();
 if (!available.ok) {
@@ -35,13 +36,10 @@ Deno.test("native without oneDNN: the error names the library and the apt comman
   const code = `import { initBackend } from "${new URL("../lib/backend/mod.ts", import.meta.url)}";
 try { await initBackend("native"); console.log("NO ERROR"); }
 catch (e) { console.log(e.message); }`;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--quiet", code],
-    env: { METALAB_DNNL_LIBRARY: "libmetalab-absent-dnnl.so.2", METALAB_WASM_THREADS: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
+  const text = (await runDeno(code, {
+    METALAB_DNNL_LIBRARY: "libmetalab-absent-dnnl.so.2",
+    METALAB_WASM_THREADS: "1",
+  })).stdout;
   assert.match(text, /backend "native" needs oneDNN \(libmetalab-absent-dnnl\.so\.2/);
   assert.ok(text.includes(DNNL_INSTALL), `no apt command in: ${text}`);
   assert.match(DNNL_INSTALL, /^apt-get install -y libdnnl2$/);
@@ -91,18 +89,9 @@ Deno.test({
 const info = await initBackend("native");
 console.log(JSON.stringify({ threads: info.threads, nativeThreads: info.nativeThreads,
   notes: info.notes, left: Deno.env.get("OMP_WAIT_POLICY") ?? null }));`;
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["eval", "--quiet", code],
-        // This process's environment, where oneDNN was loaded by the tests above: loading it
-        // sets no variable a child would inherit.
-        env,
-        stdout: "piped",
-        stderr: "piped",
-        signal: AbortSignal.timeout(120_000),
-      }).output();
-      const stderr = new TextDecoder().decode(out.stderr);
-      assert.equal(out.code, 0, `exit ${out.code}; stderr:\n${stderr}`);
-      return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+      // This process's environment, where oneDNN was loaded by the tests above: loading it
+      // sets no variable a child would inherit.
+      return await runDenoJson(code, env);
     };
     assert.equal(Deno.env.get("OMP_WAIT_POLICY"), undefined, "loading oneDNN left no variable");
     const two = await probe({ METALAB_WASM_THREADS: "2" });

@@ -19,32 +19,13 @@ import {
 import { simdKernelsFor, wasmBackendMemory } from "../lib/backend/simd/mod.ts";
 import { Rng } from "../lib/random/mod.ts";
 import { assertAllClose } from "../lib/testing/mod.ts";
+import { runDeno, runDenoJson } from "./subprocess.ts";
 
 // Two threads whatever this machine has (unset means one), set before the first
 // initBackend of this process: the wasm backend is created once.
 Deno.env.set("METALAB_WASM_THREADS", "2");
 
-const ROOT = new URL("../", import.meta.url);
 const TOL = { rtol: 1e-4, atol: 1e-4 };
-
-/** Runs `code` (a module body) in a fresh `deno eval` in the repo root; returns its result. */
-async function runDeno(code: string, env: Record<string, string> = {}) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--quiet", code],
-    cwd: ROOT.pathname,
-    env,
-    stdout: "piped",
-    stderr: "piped",
-    // A pthread worker that kept the process alive would hang here: fail instead.
-    signal: AbortSignal.timeout(120_000),
-  }).output();
-  return {
-    code: out.code,
-    signal: out.signal,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
 
 Deno.test("initBackend('wasm') runs the threaded SIMD build on METALAB_WASM_THREADS threads", async () => {
   assert.equal(wasmThreadsWanted(), 2);
@@ -139,18 +120,7 @@ Deno.test("unset METALAB_WASM_THREADS: a fresh process samples /proc/stat and sa
   `;
   const env = { ...Deno.env.toObject() };
   delete env.METALAB_WASM_THREADS;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--quiet", code],
-    cwd: ROOT.pathname,
-    env,
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(120_000),
-  }).output();
-  const stderr = new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 0, `exit ${out.code}; stderr:\n${stderr}`);
-  const info = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+  const info = await runDenoJson(code, env, { clearEnv: true });
   assert.ok(info.threads >= 1 && info.threads <= Math.min(navigator.hardwareConcurrency, 8));
   assert.ok(
     info.notes.some((n: string) =>
