@@ -511,8 +511,7 @@ export async function benchCompute(
     const backend = info.name;
     const onCpu = backend === "cpu";
     if (info.notes.length) log(`[bench compute] ${backend}: ${info.notes.join("; ")}`);
-    // native: the threads its convs run on (oneDNN), as the PyTorch peer gets.
-    const threads = info.nativeThreads ?? info.threads ?? 1;
+    const threads = info.nativeThreads ?? info.threads ?? 1; // native: oneDNN's, as the peer's
     const native: Record<string, string> = info.nativeLibrary
       ? { nativeLibrary: info.nativeLibrary }
       : {};
