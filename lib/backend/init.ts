@@ -421,8 +421,8 @@ async function tryNative(): Promise<
  * unless `METALAB_WASM_THREADS` says otherwise, see {@linkcode wasmThreadsWanted}, and then
  * on that many threads when the threaded build starts, else one), else cpu; a name forces that
  * backend. `native` (never chosen by `auto`) is wasm on one thread with its convolutions run
- * by oneDNN (Debian's libdnnl2) on the threads wasm would have chosen. Registers MetaLab's kernels and
- * gradients first (idempotent).
+ * by oneDNN (Debian's libdnnl2) on the threads wasm would have chosen. Registers MetaLab's
+ * kernels and gradients first (idempotent).
  *
  * @throws Error on an unknown name (listing the choices) or when a named backend fails
  *   (`native` without oneDNN: naming the library and the apt command that installs it).

@@ -249,10 +249,10 @@ function summarizeComplexity(r: ComplexityResult, config: ComplexityConfig) {
   notes.push(
     `Each point: ${config.warmup} untimed step(s), the median of ${config.repeats} timed ` +
       "step(s), then one step in tfjs's profiling mode for memory (measureMemory). Peak tfjs " +
-      "memory is the engine's " +
-      "largest byte count during the step minus the count before it (parameters and optimiser " +
-      "state excluded); the resident size and wasm heap never shrink, so they are the largest " +
-      "computation so far (measured in order of growing inner steps).",
+      "memory is the engine's largest byte count during the step minus the count before it " +
+      "(parameters and optimiser state excluded); the resident size and wasm heap never " +
+      "shrink, so they are the largest computation so far (measured in order of growing " +
+      "inner steps).",
     "ProtoNet has no inner loop: its points repeat one computation at every inner-step count " +
       "(flat by construction, the spread is timing noise). Reptile's meta-step runs its inner " +
       "steps without a tape through them, ANIL's second-order tape covers the head only.",

@@ -195,6 +195,9 @@ export type OmpWaitPolicy = "active" | "passive";
  */
 export const ACTIVE_SPIN_COUNT = 3_000_000;
 
+/** The environment variables libgomp reads for how its threads wait (a user's set wins). */
+const OMP_WAIT_VARIABLES = ["OMP_WAIT_POLICY", "GOMP_SPINCOUNT"] as const;
+
 /**
  * Opens oneDNN (once per process) and creates its CPU engine and stream, with OpenMP's wait
  * `policy` unless the caller set `OMP_WAIT_POLICY` or `GOMP_SPINCOUNT` (theirs wins). Later
@@ -224,13 +227,11 @@ export function loadDnnl(policy: OmpWaitPolicy = "passive"): Dnnl {
   let setByUs: string[] = [];
   let waitPolicy = "default";
   try {
-    const theirs = ["OMP_WAIT_POLICY", "GOMP_SPINCOUNT"]
-      .filter((k) => Deno.env.get(k) !== undefined);
-    if (theirs.length === 0) {
+    if (OMP_WAIT_VARIABLES.every((k) => Deno.env.get(k) === undefined)) {
       for (const [k, v] of Object.entries(ours)) Deno.env.set(k, v);
       setByUs = Object.keys(ours);
     }
-    const read = ["OMP_WAIT_POLICY", "GOMP_SPINCOUNT"].filter((k) => Deno.env.get(k));
+    const read = OMP_WAIT_VARIABLES.filter((k) => Deno.env.get(k));
     if (read.length) {
       waitPolicy = read.map((k) =>
         k === "OMP_WAIT_POLICY" ? Deno.env.get(k)! : `${k} ${Deno.env.get(k)}`

@@ -12,10 +12,9 @@
  *
  * Threads: the backend set-up (`initBackend("native")`) gives oneDNN's OpenMP team the thread
  * count wasm would have had (the idle cores, or `METALAB_WASM_THREADS`) and starts wasm itself
- * on one thread, with OpenMP spinning briefly between convs; where wasm was already running on more
- * threads, OpenMP waits passively instead, since the two pools then fight for the cores (see
- * `dnnl.ts` for the measurements). Unlike wasm's,
- * native results depend on the thread count: a run is bit-for-bit reproducible at a given
+ * on one thread, with OpenMP spinning briefly between convs; where wasm was already running on
+ * more threads, OpenMP waits passively instead, since the two pools then fight for the cores
+ * (see `dnnl.ts` for the measurements). Unlike wasm's, native results depend on the thread count: a run is bit-for-bit reproducible at a given
  * count, but 1 and 2 threads give different bits for the filter gradients of the blocked
  * layout (oneDNN's JIT backward-weights kernel splits the sum over the batch between threads;
  * on Conv-4's 64-channel layers most elements differed, by at most 1.1e-6 of the largest),
