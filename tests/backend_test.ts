@@ -123,6 +123,10 @@ Deno.test("wasm MaxPoolGrad agrees with cpu, ties included (first maximum wins)"
       // Channels in fours: MetaLab's SIMD kernel (even and odd sizes).
       [[3, 8, 8, 8], 2, 2, "valid"],
       [[2, 7, 9, 12], 2, 2, "valid"],
+      // 2×2 'same' on odd sizes pads the bottom and right: the general loop, not the unrolled
+      // 2×2 paths (which once read and wrote past the last row, corrupting the heap).
+      [[2, 7, 9, 12], 2, 2, "same"],
+      [[3, 33, 31, 7], 2, 2, "same"],
       [[2, 7, 9, 3], 3, 2, "same"],
       [[2, 6, 6, 2], 3, 1, "same"],
     ] as Array<[number[], number, number, "valid" | "same"]>

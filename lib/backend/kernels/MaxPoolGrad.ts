@@ -135,8 +135,12 @@ function maxPoolGrad(args: {
   const dxv = heapF32(backend, dx);
   const xv = heapF32(backend, input);
   const dyv = heapF32(backend, dy);
+  // The unrolled paths read and write all four entries of every window: no padding on any
+  // side. ('same' on an odd size pads the bottom or right by one; its last windows would reach
+  // past the row, into the next image or past the tensor.)
+  const { top, bottom, left, right } = info.padInfo;
   const conv4Pool = fh === 2 && fw === 2 && sh === 2 && sw === 2 &&
-    info.padInfo.top === 0 && info.padInfo.left === 0;
+    top === 0 && left === 0 && bottom === 0 && right === 0;
   const simd = conv4Pool && c % 4 === 0 ? simdKernelsOf(backend) : null;
   if (simd) {
     // Every window writes its four entries; rows and columns no window covers (odd sizes)
