@@ -26,7 +26,7 @@ import { startThreadedWasm } from "./wasm_threads.ts";
 
 /**
  * Backend names MetaLab knows; `auto` picks the fastest one available. `native` (wasm with
- * its convolutions in oneDNN through Deno's FFI, see `native/register.ts`) is opt-in only:
+ * its convolutions, batch norm, pooling and ReLU in oneDNN through Deno's FFI, see `native/register.ts`) is opt-in only:
  * `auto` never picks it, since a fresh machine has no oneDNN.
  */
 export const BACKEND_NAMES = ["auto", "webgpu", "wasm", "native", "cpu"] as const;

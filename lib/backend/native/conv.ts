@@ -26,6 +26,14 @@ import {
   pointerIn,
   queriedDesc,
 } from "./dnnl.ts";
+import {
+  execArgs,
+  execute,
+  primitiveDesc,
+  primitiveOf,
+  setHandle,
+  type Step,
+} from "./primitive.ts";
 
 /** One conv's geometry, as tfjs's `computeConv2DInfo` gives it (dilation 1, NHWC, HWIO). */
 export interface ConvGeometry {
@@ -48,13 +56,6 @@ export interface ConvGeometry {
 
 /** Which of the three conv computations. */
 export type ConvKind = "forward" | "backwardData" | "backwardWeights";
-
-/** A primitive with its execution args (dnnl_exec_arg_t[]). */
-interface Step {
-  primitive: Deno.PointerValue;
-  args: Uint8Array;
-  nargs: number;
-}
 
 /** A ready conv computation: its memory objects, the conv, and a weights reorder if any. */
 interface Plan {
@@ -115,24 +116,6 @@ export function weightsLayout(g: ConvGeometry): WeightsLayout {
   return env;
 }
 
-/** Execution args for `pairs` of (role, memory object). */
-function execArgs(pairs: Array<[number, Deno.PointerValue]>): Uint8Array {
-  const args = new Uint8Array(ABI.execArgBytes * pairs.length);
-  const view = new DataView(args.buffer);
-  pairs.forEach(([role, memory], i) => {
-    view.setInt32(i * ABI.execArgBytes, role, true);
-    view.setBigUint64(i * ABI.execArgBytes + 8, BigInt(Deno.UnsafePointer.value(memory)), true);
-  });
-  return args;
-}
-
-/** A created primitive for a primitive descriptor. */
-function primitiveOf(dnnl: Dnnl, pd: Deno.PointerValue, what: string): Deno.PointerValue {
-  const out = outPointer();
-  check(dnnl.symbols.dnnl_primitive_create(out, pd), `dnnl_primitive_create(${what})`);
-  return pointerIn(out);
-}
-
 /** Cache key of a geometry. */
 function keyOf(g: ConvGeometry): string {
   return [
@@ -163,21 +146,6 @@ function descs(dnnl: Dnnl, g: ConvGeometry) {
   const wei = memoryDesc(dnnl, [cout, cin, kh, kw], [1, cout, kw * cin * cout, cin * cout]);
   const dst = memoryDesc(dnnl, [n, cout, ho, wo], [ho * wo * cout, 1, wo * cout, cout]);
   return { src, wei, dst };
-}
-
-/** A primitive descriptor for an op descriptor (with the forward one as hint for backward). */
-function primitiveDesc(
-  dnnl: Dnnl,
-  opDesc: Uint8Array,
-  hint: Deno.PointerValue,
-  what: string,
-): Deno.PointerValue {
-  const out = outPointer();
-  check(
-    dnnl.symbols.dnnl_primitive_desc_create(out, opDesc, null, dnnl.engine, hint),
-    `dnnl_primitive_desc_create(${what})`,
-  );
-  return pointerIn(out);
 }
 
 /** The forward primitive descriptor of a geometry (cached: backward ones need it as hint). */
@@ -309,14 +277,6 @@ function planFor(dnnl: Dnnl, kind: ConvKind, g: ConvGeometry, layout: WeightsLay
   return plan;
 }
 
-/** Executes one primitive on the stream. */
-function execute(dnnl: Dnnl, step: Step, what: string): void {
-  check(
-    dnnl.symbols.dnnl_primitive_execute(step.primitive, dnnl.stream, step.nargs, step.args),
-    `dnnl_primitive_execute(${what})`,
-  );
-}
-
 /**
  * Runs the conv computation `kind` of geometry `g` on float32 views of the wasm heap, in
  * place: `forward` reads x, w and writes y; `backwardData` reads w, dy and writes dx;
@@ -334,13 +294,7 @@ export function runConv(
 ): void {
   const dnnl = loadDnnl();
   const plan = planFor(dnnl, kind, g, weightsLayout(g));
-  const views = [x, w, y];
-  for (let i = 0; i < 3; i++) {
-    check(
-      dnnl.symbols.dnnl_memory_set_data_handle(plan.memories[i], Deno.UnsafePointer.of(views[i])),
-      "dnnl_memory_set_data_handle",
-    );
-  }
+  [x, w, y].forEach((view, i) => setHandle(dnnl, plan.memories[i], view));
   if (plan.reorder?.when === "before") execute(dnnl, plan.reorder, `weights reorder ${kind}`);
   execute(dnnl, plan.conv, `${kind} ${keyOf(g)}`);
   if (plan.reorder?.when === "after") execute(dnnl, plan.reorder, `weights reorder ${kind}`);

@@ -1,6 +1,6 @@
 /**
  * oneDNN (Intel's deep-learning primitives, Debian's `libdnnl2`) through Deno's FFI: loading
- * the library, the few C API calls MetaLab's native convolutions use, and the constants of the
+ * the library, the few C API calls MetaLab's native kernels use, and the constants of the
  * oneDNN 2.x ABI they need (struct sizes, enum values), checked against the loaded version.
  *
  * Why oneDNN: PyTorch's CPU convolutions run through it (as `mkldnn`), with AVX2/AVX-512 FMA
@@ -36,19 +36,33 @@ export const ABI = {
   memoryDescBytes: 696,
   /** sizeof(dnnl_convolution_desc_t). */
   convDescBytes: 5976,
+  /** sizeof(dnnl_eltwise_desc_t). */
+  eltwiseDescBytes: 1416,
+  /** sizeof(dnnl_pooling_desc_t). */
+  poolingDescBytes: 3192,
+  /** sizeof(dnnl_batch_normalization_desc_t). */
+  batchNormDescBytes: 3496,
   /** sizeof(dnnl_exec_arg_t): { int arg; dnnl_memory_t memory; } with padding. */
   execArgBytes: 16,
   /** DNNL_MAX_NDIMS: a dnnl_dims_t is this many int64. */
   maxDims: 12,
   f32: 3,
   forwardTraining: 64,
+  forwardInference: 96,
+  backward: 128,
   backwardData: 160,
   backwardWeights: 192,
   convolutionDirect: 1,
+  eltwiseRelu: 0x1f,
+  poolingMax: 0x1ff,
+  /** Normalization flags: scale γ and shift β as separate [C] tensors (oneDNN ≥ 2.3). */
+  useScale: 0x8,
+  useShift: 0x10,
   engineCpu: 1,
   streamDefaultFlags: 1,
   queryImplInfoStr: 8,
   queryWeightsMd: 131,
+  queryWorkspaceMd: 135,
   queryDiffWeightsMd: 132,
   formatTagAny: 1,
   argFrom: 1,
@@ -59,6 +73,13 @@ export const ABI = {
   argDiffSrc: 129,
   argDiffDst: 145,
   argDiffWeights: 161,
+  argMean: 49,
+  argVariance: 50,
+  argScale: 51,
+  argShift: 52,
+  argWorkspace: 64,
+  argDiffScale: 255,
+  argDiffShift: 256,
 } as const;
 
 const SYMBOLS = {
@@ -101,6 +122,40 @@ const SYMBOLS = {
       "buffer",
       "buffer",
     ],
+    result: "i32",
+  },
+  dnnl_eltwise_forward_desc_init: {
+    parameters: ["buffer", "i32", "i32", "buffer", "f32", "f32"],
+    result: "i32",
+  },
+  dnnl_eltwise_backward_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "buffer", "f32", "f32"],
+    result: "i32",
+  },
+  dnnl_pooling_forward_desc_init: {
+    parameters: [
+      "buffer",
+      "i32",
+      "i32",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+      "buffer",
+    ],
+    result: "i32",
+  },
+  dnnl_pooling_backward_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  dnnl_batch_normalization_forward_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "f32", "u32"],
+    result: "i32",
+  },
+  dnnl_batch_normalization_backward_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "buffer", "f32", "u32"],
     result: "i32",
   },
   dnnl_primitive_desc_create: {

@@ -1,14 +1,22 @@
 /**
- * The `native` tfjs backend: the wasm backend with its convolutions served by oneDNN.
+ * The `native` tfjs backend: the wasm backend with its heaviest kernels served by oneDNN.
  *
  * It is the same `BackendWasm` instance as `wasm`, registered under a second name, with a copy
- * of every wasm kernel (tfjs's and MetaLab's) in which `Conv2D`, `Conv2DBackpropInput` and
- * `Conv2DBackpropFilter` are replaced by oneDNN primitives (one kernel per file in this
- * folder). Sharing the instance is what makes it zero-copy: tensors live in the one wasm heap
- * whichever name is active, oneDNN reads and writes them there, and switching between `wasm`
- * and `native` moves no data. The second-order gradients need nothing more: every conv
- * gradient MetaLab and tfjs define (`gradients/Conv2DBackpropFilter_grad.ts`, tfjs's Conv2D
- * and Conv2DBackpropInput gradients) is again one of these three kernels.
+ * of every wasm kernel (tfjs's and MetaLab's) in which the convolutions (`Conv2D`,
+ * `Conv2DBackpropInput`, `Conv2DBackpropFilter`), the fused batch norm (`MetaLabBatchNormForward`,
+ * `MetaLabBatchNormGrad`), `MaxPool`, `MaxPoolGrad`, `Relu` and `MetaLabReluGrad` are replaced by
+ * oneDNN primitives (one kernel per file in this folder; each hands back to wasm's kernel what
+ * it does not take: other dtypes, dilations, small tensors). Sharing the instance is what makes
+ * it zero-copy: tensors live in the one wasm heap whichever name is active, oneDNN reads and
+ * writes them there, and switching between `wasm` and `native` moves no data. The second-order
+ * gradients need nothing more: gradients are registered by kernel name, not backend, and each
+ * of these kernels' gradients is built from tfjs ops, which run on native's kernels in turn.
+ *
+ * Why beyond the convs: with them in oneDNN, a Conv-4 ProtoNet step's profile on wasm's one
+ * thread was batch norm 16%, max-pool 11%, ReLU 7% (memory-bound passes over the activations
+ * that oneDNN runs on its OpenMP threads with AVX-512); moving them took the step from 37–38 to
+ * 32–34 ms (`METALAB_NATIVE_MIN_ELEMENTS=Infinity deno task bench --backend native --case
+ * conv4-protonet-step`, against the same without it, alternating, idle 2-core machine).
  *
  * Threads: the backend set-up (`initBackend("native")`) gives oneDNN's OpenMP team the thread
  * count wasm would have had (the idle cores, or `METALAB_WASM_THREADS`) and starts wasm itself
@@ -26,6 +34,12 @@ import { nativeConv2DConfig } from "./Conv2D.ts";
 import { nativeConv2DBackpropFilterConfig } from "./Conv2DBackpropFilter.ts";
 import { nativeConv2DBackpropInputConfig } from "./Conv2DBackpropInput.ts";
 import { loadDnnl, type OmpWaitPolicy } from "./dnnl.ts";
+import { nativeMaxPoolConfig } from "./MaxPool.ts";
+import { nativeMaxPoolGradConfig } from "./MaxPoolGrad.ts";
+import { nativeBatchNormForwardConfig } from "./MetaLabBatchNormForward.ts";
+import { nativeBatchNormGradConfig } from "./MetaLabBatchNormGrad.ts";
+import { nativeReluGradConfig } from "./MetaLabReluGrad.ts";
+import { nativeReluConfig } from "./Relu.ts";
 import { NATIVE_BACKEND } from "./shared.ts";
 
 /** The kernels the native backend replaces (the rest are wasm's). */
@@ -33,6 +47,12 @@ export const NATIVE_KERNELS: ReadonlyArray<tf.KernelConfig> = [
   nativeConv2DConfig,
   nativeConv2DBackpropInputConfig,
   nativeConv2DBackpropFilterConfig,
+  nativeBatchNormForwardConfig,
+  nativeBatchNormGradConfig,
+  nativeMaxPoolConfig,
+  nativeMaxPoolGradConfig,
+  nativeReluConfig,
+  nativeReluGradConfig,
 ];
 
 /**
@@ -45,7 +65,7 @@ const PRIORITY = 0;
  * Registers the `native` backend on top of the wasm backend `wasm` (already created and
  * initialised): loads oneDNN (throws, naming the apt command, when it is absent) with OpenMP's
  * wait `policy` (used on the first call only: OpenMP reads it once), sets its OpenMP threads to
- * `threads`, copies wasm's kernels and replaces the conv ones. Idempotent: later calls only
+ * `threads`, copies wasm's kernels and replaces {@linkcode NATIVE_KERNELS}. Idempotent: later calls only
  * set the threads.
  *
  * @returns oneDNN's version, the wait policy in effect and the kernels replaced.

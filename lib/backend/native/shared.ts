@@ -18,7 +18,7 @@ export const NATIVE_BACKEND = "native";
  */
 export function nativeKernel<Args extends { backend: AnyBackend }>(
   kernelName: string,
-  native: (args: Args) => Info | null,
+  native: (args: Args) => Info | Info[] | null,
 ): tf.KernelConfig {
   const kernelFunc = (args: Args) => {
     const out = native(args);
@@ -60,6 +60,40 @@ export function nativeGeometry(info: tf.backend_util.Conv2DInfo): ConvGeometry |
     left: padInfo.left,
     right: padInfo.right,
   };
+}
+
+/**
+ * Element-wise, pooling and batch-norm tensors smaller than this stay on wasm: below it, a
+ * oneDNN call's fixed cost (the FFI call, waking OpenMP's team) is more than the work. On the
+ * 2-core machine the native and wasm kernels took about the same time at 46,080 elements
+ * (Conv-4's last block, 80 images) and native ran 1.2–4× faster from 250,880 up.
+ * `METALAB_NATIVE_MIN_ELEMENTS` overrides it (e.g. `Infinity`: the convs alone in oneDNN, as
+ * before these kernels, to measure what they bring).
+ */
+export const DEFAULT_MIN_NATIVE_ELEMENTS = 16384;
+
+let minElements: number | undefined;
+
+/**
+ * The size from which the non-conv native kernels run in oneDNN (read once per process).
+ *
+ * @throws Error naming the value when `METALAB_NATIVE_MIN_ELEMENTS` is not a number ≥ 0.
+ */
+export function minNativeElements(): number {
+  if (minElements !== undefined) return minElements;
+  let env: string | undefined;
+  try {
+    env = Deno.env.get("METALAB_NATIVE_MIN_ELEMENTS");
+  } catch {
+    env = undefined; // no --allow-env
+  }
+  const value = env === undefined || env === "" ? DEFAULT_MIN_NATIVE_ELEMENTS : Number(env);
+  if (!(value >= 0)) {
+    throw new Error(
+      `METALAB_NATIVE_MIN_ELEMENTS must be a number of elements ≥ 0 (or Infinity), got "${env}"`,
+    );
+  }
+  return minElements = value;
 }
 
 /** Whether every tensor is float32 (the only dtype the native kernels take). */
