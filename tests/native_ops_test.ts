@@ -212,6 +212,27 @@ Deno.test({
 });
 
 Deno.test({
+  name: "native batch norm is bit-for-bit reproducible run to run (at one thread count)",
+  ...needsDnnl,
+  fn: async () => {
+    const shape = [80, 28, 28, 64];
+    const centred = input(shape, 95);
+    const fwd = { centred, gamma: input([64], 96), beta: input([64], 97) };
+    const grad = { dy: input(shape, 98), centred, invStd: fwd.gamma, k: fwd.beta };
+    const runs = [];
+    for (let r = 0; r < 3; r++) {
+      runs.push([
+        ...(await kernel("native", BATCH_NORM_FORWARD_KERNEL, fwd, { epsilon: 1e-5 })),
+        ...(await kernel("native", BATCH_NORM_GRAD_KERNEL, grad)),
+      ]);
+    }
+    for (const run of runs.slice(1)) {
+      run.forEach((values, k) => assert.deepEqual(values, runs[0][k], `output ${k}`));
+    }
+  },
+});
+
+Deno.test({
   name: `native leaves tensors under ${minNativeElements()} elements, and int32, to wasm`,
   ...needsDnnl,
   fn: async () => {
