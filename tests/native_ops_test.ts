@@ -219,7 +219,7 @@ Deno.test({
     const centred = input(shape, 95);
     const fwd = { centred, gamma: input([64], 96), beta: input([64], 97) };
     const grad = { dy: input(shape, 98), centred, invStd: fwd.gamma, k: fwd.beta };
-    const runs = [];
+    const runs: Float32Array[][] = [];
     for (let r = 0; r < 3; r++) {
       runs.push([
         ...(await kernel("native", BATCH_NORM_FORWARD_KERNEL, fwd, { epsilon: 1e-5 })),
