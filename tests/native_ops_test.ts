@@ -232,6 +232,65 @@ Deno.test({
   },
 });
 
+/** a [batchA…, M, K] · b [batchB…, K, N] cases: transposes, a batch of one on either side. */
+const MATMULS: Array<{ a: number[]; b: number[]; ta: boolean; tb: boolean }> = [
+  { a: [25, 10, 40], b: [25, 40, 40], ta: false, tb: false }, // the sinusoid MLP's layer
+  { a: [25, 10, 40], b: [25, 10, 40], ta: true, tb: false }, // its weight gradient
+  { a: [25, 10, 40], b: [25, 40, 40], ta: false, tb: true },
+  { a: [25, 40, 10], b: [25, 40, 40], ta: true, tb: true },
+  { a: [1, 30, 50], b: [7, 50, 20], ta: false, tb: false },
+  { a: [7, 30, 50], b: [50, 20], ta: false, tb: false },
+  { a: [2, 3, 20, 30], b: [2, 3, 30, 40], ta: false, tb: false },
+  { a: [130, 70], b: [90, 70], ta: false, tb: true },
+];
+
+Deno.test({
+  name: "native BatchMatMul agrees with wasm and cpu: transposes, broadcast batches, ranks 2-4",
+  ...needsDnnl,
+  fn: async () => {
+    for (const [i, c] of MATMULS.entries()) {
+      const label = `BatchMatMul ${JSON.stringify(c)}`;
+      const inputs = { a: input(c.a, 100 + i), b: input(c.b, 110 + i) };
+      const attrs = { transposeA: c.ta, transposeB: c.tb };
+      const wasm = await kernel("wasm", "BatchMatMul", inputs, attrs);
+      const cpu = await kernel("cpu", "BatchMatMul", inputs, attrs);
+      let native: Float32Array[] = [];
+      const calls = await nativeCalls("batchMatMul", async () => {
+        native = await kernel("native", "BatchMatMul", inputs, attrs);
+      });
+      assert.equal(calls, 1, `${label}: ran in oneDNN`);
+      assertAllClose(native[0], wasm[0], { rtol: 1e-4, atol: 1e-4, label: `${label} vs wasm` });
+      assertAllClose(native[0], cpu[0], { rtol: 1e-4, atol: 1e-4, label: `${label} vs cpu` });
+    }
+  },
+});
+
+Deno.test({
+  name: "native: second derivatives through batched matmuls (sinusoid MAML's) equal wasm's",
+  ...needsDnnl,
+  fn: async () => {
+    const run = async (backend: string) => {
+      await initBackend(backend);
+      const rng = new Rng(120);
+      const w = tf.tensor3d(rng.normalArray(25 * 40 * 40), [25, 40, 40]);
+      const x = tf.tensor3d(rng.normalArray(25 * 10 * 40), [25, 10, 40]);
+      // One inner step of gradient descent on ‖tanh(x·w)‖², then the loss at the adapted w:
+      // its gradient differentiates the inner gradient (matmuls of matmuls' gradients).
+      const loss = (v: tf.Tensor) => tf.sum(tf.square(tf.tanh(tf.matMul(x, v as tf.Tensor3D))));
+      const outer = (v: tf.Tensor) => loss(tf.sub(v, tf.mul(tf.grad(loss)(v), 0.01)));
+      const g = tf.grad(outer)(w);
+      const values = g.dataSync() as Float32Array;
+      tf.dispose([w, x, g]);
+      return values;
+    };
+    const wasm = await run("wasm");
+    const before = primitiveCallCounts().batchMatMul ?? 0;
+    const native = await run("native");
+    assert.ok((primitiveCallCounts().batchMatMul ?? 0) - before >= 4, "matmuls ran in oneDNN");
+    assertAllClose(native, wasm, { rtol: 1e-3, atol: 1e-3, label: "second-order gradient" });
+  },
+});
+
 Deno.test({
   name: `native leaves tensors under ${minNativeElements()} elements, and int32, to wasm`,
   ...needsDnnl,
@@ -252,6 +311,19 @@ Deno.test({
       assert.equal(calls, 0, `${name} on 2,048 elements stays on wasm`);
       assert.deepEqual(native[0], wasm[0]);
     }
+    const small2 = { a: input([4, 10, 20], 91), b: input([4, 20, 5], 92) }; // 4,000 multiply-adds
+    let nativeMm: Float32Array[] = [];
+    const mmCalls = await nativeCalls("batchMatMul", async () => {
+      nativeMm = await kernel("native", "BatchMatMul", small2, {
+        transposeA: false,
+        transposeB: false,
+      });
+    });
+    assert.equal(mmCalls, 0, "a 4,000 multiply-add BatchMatMul stays on wasm");
+    assert.deepEqual(
+      nativeMm[0],
+      (await kernel("wasm", "BatchMatMul", small2, { transposeA: false, transposeB: false }))[0],
+    );
     await initBackend("native");
     const calls = await nativeCalls("relu", () => {
       const t = tf.relu(tf.range(-20000, 20000, 1, "int32"));

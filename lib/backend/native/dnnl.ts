@@ -42,6 +42,8 @@ export const ABI = {
   poolingDescBytes: 3192,
   /** sizeof(dnnl_batch_normalization_desc_t). */
   batchNormDescBytes: 3496,
+  /** sizeof(dnnl_matmul_desc_t). */
+  matmulDescBytes: 2800,
   /** sizeof(dnnl_exec_arg_t): { int arg; dnnl_memory_t memory; } with padding. */
   execArgBytes: 16,
   /** DNNL_MAX_NDIMS: a dnnl_dims_t is this many int64. */
@@ -156,6 +158,10 @@ const SYMBOLS = {
   },
   dnnl_batch_normalization_backward_desc_init: {
     parameters: ["buffer", "i32", "buffer", "buffer", "f32", "u32"],
+    result: "i32",
+  },
+  dnnl_matmul_desc_init: {
+    parameters: ["buffer", "buffer", "buffer", "pointer", "buffer"],
     result: "i32",
   },
   dnnl_primitive_desc_create: {

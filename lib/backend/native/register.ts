@@ -4,9 +4,9 @@
  * It is the same `BackendWasm` instance as `wasm`, registered under a second name, with a copy
  * of every wasm kernel (tfjs's and MetaLab's) in which the convolutions (`Conv2D`,
  * `Conv2DBackpropInput`, `Conv2DBackpropFilter`), the fused batch norm (`MetaLabBatchNormForward`,
- * `MetaLabBatchNormGrad`), `MaxPool`, `MaxPoolGrad`, `Relu` and `MetaLabReluGrad` are replaced by
- * oneDNN primitives (one kernel per file in this folder; each hands back to wasm's kernel what
- * it does not take: other dtypes, dilations, small tensors). Sharing the instance is what makes
+ * `MetaLabBatchNormGrad`), `MaxPool`, `MaxPoolGrad`, `Relu`, `MetaLabReluGrad` and `BatchMatMul`
+ * are replaced by oneDNN primitives (one kernel per file in this folder; each hands back to
+ * wasm's kernel what it does not take: other dtypes, dilations, small tensors). Sharing the instance is what makes
  * it zero-copy: tensors live in the one wasm heap whichever name is active, oneDNN reads and
  * writes them there, and switching between `wasm` and `native` moves no data. The second-order
  * gradients need nothing more: gradients are registered by kernel name, not backend, and each
@@ -16,20 +16,25 @@
  * thread was batch norm 16%, max-pool 11%, ReLU 7% (memory-bound passes over the activations
  * that oneDNN runs on its OpenMP threads with AVX-512); moving them took the step from 37–38 to
  * 32–34 ms (`METALAB_NATIVE_MIN_ELEMENTS=Infinity deno task bench --backend native --case
- * conv4-protonet-step`, against the same without it, alternating, idle 2-core machine).
+ * conv4-protonet-step`, against the same without it, alternating, idle 2-core machine). The
+ * sinusoid MLP's batched matmuls ([25, 10, 40]·[25, 40, 40] and their gradients) took its
+ * 25-task second-order meta-step from 5.8 to 3.5–3.9 ms (`--case maml-sinusoid-25tasks-batched`).
  *
  * Threads: the backend set-up (`initBackend("native")`) gives oneDNN's OpenMP team the thread
  * count wasm would have had (the idle cores, or `METALAB_WASM_THREADS`) and starts wasm itself
  * on one thread, with OpenMP spinning briefly between convs; where wasm was already running on
  * more threads, OpenMP waits passively instead, since the two pools then fight for the cores
- * (see `dnnl.ts` for the measurements). Unlike wasm's, native results depend on the thread count: a run is bit-for-bit reproducible at a given
- * count, but 1 and 2 threads give different bits for the filter gradients of the blocked
- * layout (oneDNN's JIT backward-weights kernel splits the sum over the batch between threads;
- * on Conv-4's 64-channel layers most elements differed, by at most 1.1e-6 of the largest),
- * and so for training runs; forward, input gradients and the plain layout were identical.
+ * (see `dnnl.ts` for the measurements). Unlike wasm's, native results depend on the thread
+ * count: a run is bit-for-bit reproducible at a given count, but 1 and 2 threads give
+ * different bits for the filter gradients of the blocked layout (oneDNN's JIT backward-weights
+ * kernel splits the sum over the batch between threads; on Conv-4's 64-channel layers most
+ * elements differed, by at most 1.1e-6 of the largest), and so for training runs; forward,
+ * input gradients and the plain layout were identical. Batch norm's channel sums are split
+ * between threads in the same way.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { nativeBatchMatMulConfig } from "./BatchMatMul.ts";
 import { nativeConv2DConfig } from "./Conv2D.ts";
 import { nativeConv2DBackpropFilterConfig } from "./Conv2DBackpropFilter.ts";
 import { nativeConv2DBackpropInputConfig } from "./Conv2DBackpropInput.ts";
@@ -53,6 +58,7 @@ export const NATIVE_KERNELS: ReadonlyArray<tf.KernelConfig> = [
   nativeMaxPoolGradConfig,
   nativeReluConfig,
   nativeReluGradConfig,
+  nativeBatchMatMulConfig,
 ];
 
 /**
