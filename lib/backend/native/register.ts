@@ -19,6 +19,8 @@
  * conv4-protonet-step`, against the same without it, alternating, idle 2-core machine). The
  * sinusoid MLP's batched matmuls ([25, 10, 40]·[25, 40, 40] and their gradients) took its
  * 25-task second-order meta-step from 5.8 to 3.5–3.9 ms (`--case maml-sinusoid-25tasks-batched`).
+ * Tried and dropped: `Add` as oneDNN's binary primitive (its broadcasts of θ over 25 tasks, 40,000
+ * elements): 3.5–5.2 ms a step with it against 3.0–4.5 without, alternating, 200 steps each.
  *
  * Threads: the backend set-up (`initBackend("native")`) gives oneDNN's OpenMP team the thread
  * count wasm would have had (the idle cores, or `METALAB_WASM_THREADS`) and starts wasm itself
