@@ -10,8 +10,7 @@
  * @module
  */
 import { type AnyBackend, free, heapF32, type Info, sizeOf } from "../kernels/shared.ts";
-import { ABI } from "./dnnl.ts";
-import { memoryObject, queriedDesc } from "./dnnl.ts";
+import { ABI, memoryObject, queriedDesc } from "./dnnl.ts";
 import { type PoolAttrs, poolGeometry, poolingDesc, poolKey } from "./pooling.ts";
 import { cachedPlan, primitiveDesc, runPlan, tensorDesc, unowned } from "./primitive.ts";
 import { allFloat32, minNativeElements, nativeKernel } from "./shared.ts";
