@@ -63,6 +63,8 @@ function batchNormGrad(args: {
           [ABI.argVariance, variance],
           [ABI.argDiffDst, diffDst],
           [ABI.argScale, scale],
+          // Never read by the backward, but oneDNN 2.6.3 rejects an execution without it
+          // ("invalid arguments"): measured. The mean's zeros are passed there.
           [ABI.argShift, shift],
           [ABI.argDiffSrc, diffSrc],
           [ABI.argDiffScale, diffScale],
