@@ -9,9 +9,30 @@
  */
 import { BATCH_NORM_FORWARD_KERNEL } from "../kernel_names.ts";
 import { type AnyBackend, free, heapF32, type Info, sizeOf } from "../kernels/shared.ts";
-import { ABI, check, memoryDesc } from "./dnnl.ts";
+import { ABI, check, type Dnnl, memoryDesc } from "./dnnl.ts";
 import { cachedPlan, primitiveDesc, runPlan, tensorDesc, unowned } from "./primitive.ts";
 import { allFloat32, minNativeElements, nativeKernel } from "./shared.ts";
+
+/** The batch norm's forward-training op descriptor on `data` (scale and shift). */
+export function batchNormForwardDesc(
+  dnnl: Dnnl,
+  data: Uint8Array,
+  epsilon: number,
+  key: string,
+): Uint8Array {
+  const op = new Uint8Array(ABI.batchNormDescBytes);
+  check(
+    dnnl.symbols.dnnl_batch_normalization_forward_desc_init(
+      op,
+      ABI.forwardTraining,
+      data,
+      epsilon,
+      ABI.useScale | ABI.useShift,
+    ),
+    `dnnl_batch_normalization_forward_desc_init(${key})`,
+  );
+  return op;
+}
 
 /** Inputs `centred` (`[…, C]`), `gamma`, `beta`; outputs `y`, `invStd`, `k`; null = wasm's. */
 function batchNormForward(args: {
@@ -27,17 +48,7 @@ function batchNormForward(args: {
   const key = `batchNormForward:${centred.shape}:${epsilon}`;
   const plan = cachedPlan(key, (dnnl) => {
     const data = tensorDesc(dnnl, centred.shape);
-    const op = new Uint8Array(ABI.batchNormDescBytes);
-    check(
-      dnnl.symbols.dnnl_batch_normalization_forward_desc_init(
-        op,
-        ABI.forwardTraining,
-        data,
-        epsilon,
-        ABI.useScale | ABI.useShift,
-      ),
-      `dnnl_batch_normalization_forward_desc_init(${key})`,
-    );
+    const op = batchNormForwardDesc(dnnl, data, epsilon, key);
     const perChannel = memoryDesc(dnnl, [c], [1]);
     const [src, dst] = [unowned(dnnl, data), unowned(dnnl, data)];
     const [scale, shift, mean, variance] = [0, 1, 2, 3].map(() => unowned(dnnl, perChannel));

@@ -10,6 +10,7 @@
 import { BATCH_NORM_GRAD_KERNEL } from "../kernel_names.ts";
 import { type AnyBackend, free, heapF32, type Info, sizeOf } from "../kernels/shared.ts";
 import { ABI, check, memoryDesc } from "./dnnl.ts";
+import { batchNormForwardDesc } from "./MetaLabBatchNormForward.ts";
 import { cachedPlan, primitiveDesc, runPlan, tensorDesc, unowned } from "./primitive.ts";
 import { allFloat32, minNativeElements, nativeKernel } from "./shared.ts";
 
@@ -24,18 +25,7 @@ function batchNormGrad(args: {
   const key = `batchNormGrad:${dy.shape}`;
   const plan = cachedPlan(key, (dnnl) => {
     const data = tensorDesc(dnnl, dy.shape);
-    const flags = ABI.useScale | ABI.useShift;
-    const forward = new Uint8Array(ABI.batchNormDescBytes);
-    check(
-      dnnl.symbols.dnnl_batch_normalization_forward_desc_init(
-        forward,
-        ABI.forwardTraining,
-        data,
-        0,
-        flags,
-      ),
-      `dnnl_batch_normalization_forward_desc_init(${key})`,
-    );
+    const forward = batchNormForwardDesc(dnnl, data, 0, key);
     const op = new Uint8Array(ABI.batchNormDescBytes);
     check(
       dnnl.symbols.dnnl_batch_normalization_backward_desc_init(
@@ -44,7 +34,7 @@ function batchNormGrad(args: {
         data,
         data,
         0,
-        flags,
+        ABI.useScale | ABI.useShift,
       ),
       `dnnl_batch_normalization_backward_desc_init(${key})`,
     );

@@ -8,6 +8,7 @@
 import { RELU_GRAD_KERNEL } from "../kernel_names.ts";
 import { type AnyBackend, heapF32, type Info, sizeOf } from "../kernels/shared.ts";
 import { ABI, check } from "./dnnl.ts";
+import { reluForwardDesc } from "./Relu.ts";
 import { cachedPlan, primitiveDesc, runPlan, tensorDesc, unowned } from "./primitive.ts";
 import { allFloat32, minNativeElements, nativeKernel } from "./shared.ts";
 
@@ -19,18 +20,7 @@ function reluGrad(args: { inputs: { dy: Info; x: Info }; backend: AnyBackend }):
   const key = `reluGrad:${n}`;
   const plan = cachedPlan(key, (dnnl) => {
     const data = tensorDesc(dnnl, [n], true);
-    const forward = new Uint8Array(ABI.eltwiseDescBytes);
-    check(
-      dnnl.symbols.dnnl_eltwise_forward_desc_init(
-        forward,
-        ABI.forwardTraining,
-        ABI.eltwiseRelu,
-        data,
-        0,
-        0,
-      ),
-      `dnnl_eltwise_forward_desc_init(${key})`,
-    );
+    const forward = reluForwardDesc(dnnl, ABI.forwardTraining, data, key);
     const op = new Uint8Array(ABI.eltwiseDescBytes);
     check(
       dnnl.symbols.dnnl_eltwise_backward_desc_init(op, ABI.eltwiseRelu, data, data, 0, 0),

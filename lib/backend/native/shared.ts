@@ -65,9 +65,9 @@ export function nativeGeometry(info: tf.backend_util.Conv2DInfo): ConvGeometry |
 /**
  * Element-wise, pooling and batch-norm tensors smaller than this (and matrix products of fewer
  * multiply-adds) stay on wasm: below it, a oneDNN call's fixed cost (the FFI call, waking
- * OpenMP's team) is more than the work. On the
- * 2-core machine the native and wasm kernels took about the same time at 46,080 elements
- * (Conv-4's last block, 80 images) and native ran 1.2–4× faster from 250,880 up.
+ * OpenMP's team) is more than the work. On the 2-core machine the native and wasm kernels took
+ * about the same time at 46,080 elements (Conv-4's last block, 80 images) and native ran 1.2–4×
+ * faster from 250,880 up.
  * `METALAB_NATIVE_MIN_ELEMENTS` overrides it (e.g. `Infinity`: the convs alone in oneDNN, as
  * before these kernels, to measure what they bring).
  */
